@@ -1,0 +1,1 @@
+"""Exact objects that theorems say exist: pure numpy/scipy/sympy/cvxpy, no training loop."""

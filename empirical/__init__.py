@@ -1,0 +1,1 @@
+"""Data, corruptions, models and training: experiments that record what happened."""

@@ -1,0 +1,24 @@
+"""Named data sets as tensors with a train/test split, and fresh samples from the procedural ones.
+
+| name               | input shape | classes | train / test     | source                                          |
+| ------------------ | ----------- | ------- | ---------------- | ----------------------------------------------- |
+| `digits`           | (1, 8, 8)   | 10      | 1,437 / 360      | scikit-learn's bundled 8x8 digits, fixed split  |
+| `mnist1d`          | (1, 40)     | 10      | 4,000 / 1,000 *  | `mnist1d` package generator (Greydanus 2020)    |
+| `fashion-mnist`    | (1, 28, 28) | 10      | 60,000 / 10,000  | IDX files: local, Debian package or download    |
+| `cifar10`          | (3, 32, 32) | 10      | 50,000 / 10,000  | official python batches: local or download      |
+| `gaussian-mixture` | (20,)       | 10      | 2,000 / 1,000 *  | fixed 10-class isotropic Gaussian mixture       |
+| `teacher`          | (20,)       | 10      | 2,000 / 1,000 *  | labels of a fixed random two-layer ReLU network |
+
+`*`: procedural (`SAMPLABLE`): `load` grows the splits on request and `sample(name, n, seed=...)`
+draws fresh examples without end. Image pixels are scaled to [0, 1]; mnist1d is standardized by
+its generator; the synthetic inputs are raw. Each source module documents its data set.
+
+    ds = load("digits", n_train=500, seed=1)     # class-balanced subset of 500, test split whole
+    x, y = sample("mnist1d", 10_000, seed=3)     # the Ideal World of nakkiran2021
+"""
+
+from empirical.data.dataset import Dataset
+from empirical.data.files import DataFormatError, DataNotFoundError
+from empirical.data.registry import NAMES, SAMPLABLE, load, sample
+
+__all__ = ["NAMES", "SAMPLABLE", "DataFormatError", "DataNotFoundError", "Dataset", "load", "sample"]

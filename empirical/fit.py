@@ -1,0 +1,112 @@
+"""The unit experiment: fit a named model to a named (possibly corrupted) data set, and record it.
+
+`fit(FitConfig) -> Record` loads the data, applies the corruption, builds the model, trains it
+with the one loop (`empirical.train`) and writes the run directory: `config.json`,
+`metrics.jsonl` (one row per evaluation), `summary.json`, `learning_curve.png` and `model.pt`.
+The second call with the same config returns the first call's record (the cache); experiment
+families (randomization, bounds, ...) are sweeps over this unit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from empirical import data as datasets
+from empirical.corruptions import Corrupted, corrupt
+from empirical.models import ModelConfig, build, count_parameters
+from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
+from empirical.train import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A named data set cut to `n_train`/`n_test` (None: all). `seed` picks the subset and is
+    kept apart from the run's seed, so that seeds of a run share one data set."""
+
+    name: str = "digits"
+    n_train: int | None = None
+    n_test: int | None = None
+    seed: int = 0
+    data_dir: str | None = field(default=None, metadata={"identity": False})
+
+    def load(self) -> datasets.Dataset:
+        return datasets.load(self.name, n_train=self.n_train, n_test=self.n_test, seed=self.seed,
+                             data_dir=self.data_dir)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """One training run. `corruption` is a kind of `empirical.corruptions.corrupt` ("true",
+    "labels:0.4", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"); `seed` seeds
+    the corruption, the initialisation and the minibatch order."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    corruption: str = "true"
+    seed: int = 0
+
+
+def corrupted_data(config: FitConfig) -> Corrupted:
+    """The training data the run saw (deterministic in the config, so a record need not store it)."""
+    return corrupt(config.data.load(), config.corruption, seed=config.seed)
+
+
+def fit(config: FitConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
+    """Train (or take from the cache under `root`) the run `config`; returns its record.
+
+    summary.json keys: train_acc, train_loss, test_acc, test_loss (last evaluation; accuracy on
+    the labels the run trained on, test labels are never corrupted), train_error, test_error,
+    gap (test_error - train_error), steps, epochs, fitted, steps_to_fit, epochs_to_fit, wall_s,
+    n_params, n_train, n_test, num_classes, input_shape, corrupted_fraction, device.
+    """
+
+    def compute(out: Path) -> dict:
+        corrupted = corrupted_data(config)
+        ds = corrupted.data
+        model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
+        result = train(model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, config.train, seed=config.seed)
+        write_jsonl(out / "metrics.jsonl", result.history)
+        torch.save(model.state_dict(), out / "model.pt")
+        save_figure(learning_curve(result.history, f"{config.model.name} on {ds.name} ({config.corruption})"),
+                    out / "learning_curve.png")
+        summary = result.summary()
+        summary.update(
+            train_error=1 - summary["train_acc"], test_error=1 - summary["test_acc"],
+            gap=summary["train_acc"] - summary["test_acc"], n_params=count_parameters(model),
+            n_train=ds.n_train, n_test=ds.n_test, num_classes=ds.num_classes, input_shape=list(ds.input_shape),
+            corrupted_fraction=corrupted.mask.float().mean().item(),
+            device=str(next(model.parameters()).device),
+        )
+        return summary
+
+    return cached_run(root or default_root(), "fit", config, compute, force=force)
+
+
+def load_model(record: Record, config: FitConfig, device: str = "cpu") -> nn.Module:
+    """The trained network of a `fit` record, rebuilt from `config` and its saved weights."""
+    s = record.summary
+    model = build(config.model, tuple(s["input_shape"]), s["num_classes"], seed=config.seed)
+    model.load_state_dict(torch.load(record.path / "model.pt", map_location=device))
+    return model.to(device).eval()
+
+
+def learning_curve(history, title: str):
+    """Training and test loss and error against steps (one row of `metrics.jsonl` per point)."""
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in history]
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for split in ("train", "test"):
+        ax_loss.plot(steps, [r[f"{split}_loss"] for r in history], label=split)
+        ax_err.plot(steps, [1 - r[f"{split}_acc"] for r in history], label=split)
+    ax_loss.set(xlabel="step", ylabel="cross-entropy", yscale="log", title="loss")
+    ax_err.set(xlabel="step", ylabel="error", ylim=(0, 1), title="error")
+    ax_err.legend()
+    fig.suptitle(title)
+    return fig

@@ -1,0 +1,157 @@
+"""Run records and the result cache (DESIGN.md, Records).
+
+A run is a directory `<root>/<name>-<hash>/` holding
+- `config.json`: the frozen config, its hash, the seed and the library versions;
+- `metrics.jsonl`: one line per evaluation (epoch or step);
+- `summary.json`: the numbers a claim or a bound reads;
+- figures as PNG, and whatever else the experiment saves (`model.pt`).
+
+The hash is taken over the config's fields, less those marked `metadata={"identity": False}`
+(a progress flag, a data directory), so it names the experiment, not where or how loudly it ran.
+A run is built in a hidden temporary directory and renamed into place only when complete, so a
+directory with a `summary.json` is always a whole run; every file is written the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+CACHE_ENV = "GENPROOF_CACHE"
+
+
+def default_root() -> Path:
+    """Where runs go when no `--out` is given: `$GENPROOF_CACHE`, else `~/.cache/genproof/runs`."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genproof" / "runs")
+
+
+def to_jsonable(obj: Any, identity_only: bool = False) -> Any:
+    """Dataclasses to dicts (recursively), tuples to lists, paths to strings; with
+    `identity_only`, fields marked `metadata={"identity": False}` are left out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name), identity_only) for f in dataclasses.fields(obj)
+                if not (identity_only and f.metadata.get("identity") is False)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v, identity_only) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, identity_only) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy and torch scalars
+        return obj.item()
+    return obj
+
+
+def config_hash(config: Any) -> str:
+    """12 hex digits of the SHA-256 of the config's identity fields as canonical JSON."""
+    text = json.dumps(to_jsonable(config, identity_only=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def versions() -> dict:
+    """The versions that produced a run: python, genproof, torch, numpy."""
+    import numpy
+    import torch
+
+    import genproof
+
+    return {"python": platform.python_version(), "genproof": genproof.__version__,
+            "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write `text` to `path` atomically (temporary name in the same folder, then rename)."""
+    return _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically."""
+    return write_text(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
+    """Write one JSON object per line, atomically."""
+    return write_text(path, "".join(json.dumps(to_jsonable(r)) + "\n" for r in rows))
+
+
+def save_figure(fig, path: Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+    finally:
+        plt.close(fig)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A finished run: its directory, its `config.json` and its `summary.json`."""
+
+    path: Path
+    config: dict
+    summary: dict
+
+    def metrics(self) -> list[dict]:
+        """The rows of `metrics.jsonl` (empty if the run wrote none)."""
+        file = self.path / "metrics.jsonl"
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Record":
+        path = Path(path)
+        missing = [f for f in ("config.json", "summary.json") if not (path / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"{path} is not a finished run: {', '.join(missing)} missing")
+        return cls(path, json.loads((path / "config.json").read_text()),
+                   json.loads((path / "summary.json").read_text()))
+
+
+def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callable[[Path], dict],
+               force: bool = False) -> Record:
+    """The run `<root>/<name>-<hash(config)>`: loaded if it exists (unless `force`), else made by
+    `compute(tmpdir) -> summary`, which writes its own metrics and figures into `tmpdir`."""
+    root = Path(root)
+    final = root / f"{name}-{config_hash(config)}"
+    if not force and (final / "summary.json").exists():
+        return Record.load(final)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
+    try:
+        write_json(tmp / "config.json", {"name": name, "hash": config_hash(config), "config": config,
+                                          "versions": versions()})
+        write_json(tmp / "summary.json", compute(tmp))
+        if final.exists():
+            if not force:  # another process finished the same run first: keep its record
+                shutil.rmtree(tmp)
+                return Record.load(final)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Record.load(final)

@@ -1,0 +1,145 @@
+"""`python -m genproof.bounds`: train (or take from the cache) a network, measure its train and
+test error, and report what is known about its generalization gap.
+
+This is the user's main command. It writes `<out>/bounds-<hash>/` with `config.json`,
+`bounds.json`, `bounds.md` and `bounds.png`; the training run it reads is the cached
+`<out>/fit-<hash>/` of `empirical.fit`. The bound rows (Rademacher, VC, norm-based, PAC-Bayes,
+stability) join the table as they are implemented; today it reports the measured errors, the gap
+and the network's size, the numbers every bound is compared against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from empirical.data import NAMES as DATASETS
+from empirical.fit import DataConfig, FitConfig, fit
+from empirical.models import NAMES as MODELS
+from empirical.models import ModelConfig
+from empirical.records import config_hash, save_figure, write_json, write_text, versions
+from empirical.train import TrainConfig
+
+from .claims import TIERS
+from .report import markdown_table
+
+
+def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
+    """The network and training a data set gets at a tier unless --model says otherwise.
+    quick: the paper's 1x512 MLP on the CPU, SGD with momentum (lr 0.01 on CIFAR-10, as zhang2017
+    uses for its MLPs); full: ResNet-18 with augmentation and weight decay on the image data sets."""
+    if tier == "full" and dataset in ("cifar10", "fashion-mnist"):
+        return ModelConfig("resnet18"), TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
+                                                    batch_size=256, max_steps=50_000, augment=True)
+    lr = 0.01 if dataset == "cifar10" else 0.1
+    return ModelConfig("mlp"), TrainConfig(lr=lr, momentum=0.9, batch_size=128, max_steps=20_000)
+
+
+@dataclass(frozen=True)
+class BoundsConfig:
+    """The trained network the bounds are evaluated on."""
+
+    fit: FitConfig
+
+
+def config_from_args(args: argparse.Namespace) -> BoundsConfig:
+    model, train = tier_defaults(args.tier, args.dataset)
+    if args.model:
+        model = replace(model, name=args.model)
+    train = replace(train, device=args.device)
+    data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
+    return BoundsConfig(FitConfig(data, model, train, "true", args.seed))
+
+
+def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
+    """Train or load the network, then compute the report; returns the `bounds.json` content."""
+    record = fit(config.fit, out, force=force)
+    s = record.summary
+    measured = {
+        "train_error": s["train_error"], "test_error": s["test_error"], "gap": s["test_error"] - s["train_error"],
+        "n_params": s["n_params"], "n_train": s["n_train"], "n_test": s["n_test"],
+        "params_per_example": s["n_params"] / s["n_train"], "steps": s["steps"], "epochs": s["epochs"],
+        "fitted": s["fitted"], "train_wall_s": s["wall_s"],
+    }
+    return {"dataset": config.fit.data.name, "model": config.fit.model.name, "fit_run": str(record.path),
+            "measured": measured, "bounds": []}
+
+
+def report_markdown(result: dict) -> str:
+    m = result["measured"]
+    rows = [
+        ["train error", m["train_error"]], ["test error", m["test_error"]],
+        ["generalization gap (test error - train error)", m["gap"]],
+        ["parameters", m["n_params"]], ["training examples", m["n_train"]], ["test examples", m["n_test"]],
+        ["parameters per training example", m["params_per_example"]],
+        ["steps (epochs)", f"{m['steps']} ({m['epochs']:.1f})"],
+        ["fitted the training set", "yes" if m["fitted"] else "no"],
+    ]
+    text = f"# Generalization of `{result['model']}` on `{result['dataset']}`\n\n" + markdown_table(["quantity", "value"], rows)
+    bound_rows = [[b["name"], b["source"], b["value"], m["gap"], "yes" if b["value"] >= 1 else "no",
+                   b["value"] / m["gap"] if m["gap"] > 0 else float("inf")] for b in result["bounds"]]
+    text += "\n## Bounds on the generalization gap\n\n"
+    if bound_rows:
+        text += markdown_table(["bound", "source", "value", "measured gap", "vacuous", "bound / gap"], bound_rows)
+    else:
+        text += "No bound is implemented yet: the table above lists the measured numbers they will be held against.\n"
+    text += f"\nTraining run: `{result['fit_run']}`\n"
+    return text
+
+
+def figure(result: dict):
+    """Measured errors and every bound on one log axis, with the vacuity line at 1."""
+    import matplotlib.pyplot as plt
+
+    m = result["measured"]
+    names = ["train error", "test error", "gap"] + [b["name"] for b in result["bounds"]]
+    values = [m["train_error"], m["test_error"], m["gap"]] + [b["value"] for b in result["bounds"]]
+    floor = 1e-4  # a zero error is drawn at the floor of the log axis
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
+    bars = ax.bar(names, [max(v, floor) for v in values], color=["C0", "C1", "C2"] + ["C3"] * len(result["bounds"]))
+    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="vacuous above 1")
+    ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
+           title=f"{result['model']} on {result['dataset']}")
+    ax.legend()
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m genproof.bounds", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=DATASETS, default="digits")
+    parser.add_argument("--model", choices=MODELS, help="default: the tier's network for the data set")
+    parser.add_argument("--n-train", type=int, help="training examples (default: all)")
+    parser.add_argument("--n-test", type=int, help="test examples (default: all)")
+    parser.add_argument("--data-dir", help="where the data set's files are (else $GENPROOF_DATA, system folders, download)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tier", choices=TIERS, default="quick")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for the run directories (default runs/)")
+    parser.add_argument("--force", action="store_true", help="train again even if the cache has this run")
+    args = parser.parse_args(argv)
+
+    from empirical.data import DataNotFoundError
+
+    config = config_from_args(args)
+    try:
+        result = evaluate(config, args.out, force=args.force)
+    except DataNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    run = args.out / f"bounds-{config_hash(config)}"
+    write_json(run / "config.json", {"name": "bounds", "hash": config_hash(config), "config": config,
+                                     "versions": versions()})
+    write_json(run / "bounds.json", result)
+    md = report_markdown(result)
+    write_text(run / "bounds.md", md)
+    save_figure(figure(result), run / "bounds.png")
+    print(md)
+    print(f"written: {run}/bounds.md, bounds.json, bounds.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The claim registry (DESIGN.md, genproof/claims/).
+
+A claim is data plus two small functions:
+- `id` (`source.slug`), `source` (work, section, table or figure), `statement` (one sentence);
+- `settings`: one setting per tier (`quick`: CPU, small data, runs in CI; `full`: the published
+  setting as closely as the hardware allows). The tier changes sizes, never the check;
+- `tolerances`: named numbers the verdict is taken against, each explained in the claim's module;
+- `measure(setting, root) -> dict`: runs (or reads from the cache under `root`) the experiment in
+  `empirical/` and returns the measured numbers;
+- `holds(measured, tolerances) -> bool`: the verdict, a short function of measured numbers;
+- `cited`: numbers the paper reports, shown beside ours in the ledger, never used by the verdict;
+- `known_failures`: tier -> why the claim does not hold there. Such a claim is still run and
+  reported as not holding; pytest marks it as an expected failure (strict, so a claim that starts
+  holding is noticed).
+
+Every module in this package registers its claims on import; `all_claims()` imports them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from empirical.records import to_jsonable
+
+TIERS = ("quick", "full")
+
+
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    """The outcome of checking one claim at one tier."""
+
+    claim: str
+    tier: str
+    holds: bool
+    measured: dict
+    tolerances: dict
+    setting: Any
+    statement: str
+    source: str
+    cited: dict
+    expected_to_hold: bool
+    wall_s: float
+
+    def to_json(self) -> dict:
+        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    def explain(self) -> str:
+        """One paragraph: the verdict, the measured numbers and the tolerances."""
+        nums = ", ".join(f"{k}={fmt(v)}" for k, v in self.measured.items())
+        tols = ", ".join(f"{k}={fmt(v)}" for k, v in self.tolerances.items())
+        word = "holds" if self.holds else "does NOT hold"
+        return f"{self.claim} [{self.tier}] {word}: {nums} (tolerances: {tols})"
+
+
+@dataclass(frozen=True, eq=False)
+class Claim:
+    id: str
+    source: str
+    statement: str
+    settings: Mapping[str, Any]
+    tolerances: Mapping[str, float]
+    measure: Callable[[Any, Path], dict]
+    holds: Callable[[dict, Mapping[str, float]], bool]
+    cited: Mapping[str, Any] = field(default_factory=dict)
+    known_failures: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        work, _, slug = self.id.partition(".")
+        if not work or not slug:
+            raise ValueError(f"claim id must read 'source.slug', got {self.id!r}")
+        missing = [t for t in TIERS if t not in self.settings]
+        if missing:
+            raise ValueError(f"claim {self.id} has no setting for tier(s) {missing}")
+
+    def check(self, tier: str = "quick", root: str | Path | None = None) -> Verdict:
+        """Measure at `tier` (runs cached under `root`, default `empirical.records.default_root()`)
+        and judge against the tolerances."""
+        from empirical.records import default_root
+
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+        start = time.perf_counter()
+        measured = self.measure(self.settings[tier], Path(root) if root else default_root())
+        return Verdict(
+            claim=self.id, tier=tier, holds=bool(self.holds(measured, self.tolerances)), measured=measured,
+            tolerances=dict(self.tolerances), setting=self.settings[tier], statement=self.statement,
+            source=self.source, cited=dict(self.cited), expected_to_hold=tier not in self.known_failures,
+            wall_s=time.perf_counter() - start,
+        )
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def register(claim: Claim) -> Claim:
+    """Add `claim` to the registry; ids are unique."""
+    if claim.id in REGISTRY and REGISTRY[claim.id] is not claim:
+        raise ValueError(f"claim id {claim.id!r} is registered twice")
+    REGISTRY[claim.id] = claim
+    return claim
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, sorted by id (imports every module of this package)."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def select(patterns: list[str] | None = None) -> list[Claim]:
+    """The claims whose id matches any of the shell-style `patterns` (all if none); an unmatched
+    pattern is an error that lists the ids."""
+    from fnmatch import fnmatch
+
+    claims = all_claims()
+    if not patterns:
+        return claims
+    unmatched = [p for p in patterns if not any(fnmatch(c.id, p) for c in claims)]
+    if unmatched:
+        raise ValueError(f"no claim matches {unmatched}; claims: {', '.join(c.id for c in claims)}")
+    return [c for c in claims if any(fnmatch(c.id, p) for p in patterns)]
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(fmt(x) for x in v) + "]"
+    return str(v)

@@ -1,0 +1,59 @@
+"""Reports: the claims ledger and small markdown tables, from records and verdicts (no number
+in a report is typed in by hand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from empirical.records import write_json, write_text
+
+from .claims import Verdict, fmt
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A GitHub markdown table; floats to 4 significant digits, `|` escaped."""
+    def cell(v):
+        return fmt(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def verdict_word(v: Verdict) -> str:
+    word = "holds" if v.holds else "does not hold"
+    if v.holds != v.expected_to_hold:
+        word += " (unexpected)" if v.expected_to_hold else " (known failure at this tier)"
+    elif not v.holds:
+        word += " (known failure at this tier)"
+    return word
+
+
+def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
+    """The ledger: one row per claim (id, statement, source, measured numbers, tolerances,
+    verdict), then the numbers each claim cites from its paper, beside ours."""
+    held = sum(v.holds for v in verdicts)
+    out = [f"# genproof claims ledger, tier `{tier}`\n",
+           f"{len(verdicts)} claims: {held} hold, {len(verdicts) - held} do not.\n",
+           markdown_table(
+               ["claim", "statement", "source", "measured", "tolerances", "verdict", "time (s)"],
+               [[v.claim, v.statement, v.source,
+                 "; ".join(f"{k}={fmt(x)}" for k, x in v.measured.items()),
+                 "; ".join(f"{k}={fmt(x)}" for k, x in v.tolerances.items()),
+                 verdict_word(v), round(v.wall_s, 1)] for v in verdicts])]
+    cited = [v for v in verdicts if v.cited]
+    if cited:
+        out.append("\n## Numbers cited from the papers (for comparison, not used by the verdicts)\n")
+        for v in cited:
+            out.append(f"\n### {v.claim}\n\n")
+            out.append(markdown_table(["quantity", "paper"], list(v.cited.items())))
+    return "".join(out)
+
+
+def write_ledger(verdicts: Sequence[Verdict], tier: str, out: Path) -> tuple[Path, Path]:
+    """Write `out/claims.md` and `out/claims.json`."""
+    out = Path(out)
+    md = write_text(out / "claims.md", ledger_markdown(verdicts, tier))
+    js = write_json(out / "claims.json", {"tier": tier, "claims": [v.to_json() for v in verdicts]})
+    return md, js

@@ -1,0 +1,76 @@
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from genproof import claims as registry
+from genproof.claims import Claim, __main__ as cli, all_claims, register, select
+from genproof.report import ledger_markdown, write_ledger
+
+
+@dataclass(frozen=True)
+class Size:
+    n: int
+
+
+def _claim(id="test.mean-below", value_per_n=0.01, **kw):
+    """A toy claim: the measured value n * value_per_n must stay below the tolerance 0.5."""
+    return Claim(
+        id=id, source="test suite", statement="A toy quantity stays below one half.",
+        settings={"quick": Size(10), "full": Size(100)}, tolerances={"max_value": 0.5},
+        measure=lambda s, root: {"value": s.n * value_per_n, "n": s.n},
+        holds=lambda m, tol: m["value"] <= tol["max_value"], **kw)
+
+
+def test_verdict_is_computed_from_measured_numbers_against_the_tolerance(tmp_path):
+    claim = _claim()
+    quick, full = claim.check("quick", tmp_path), claim.check("full", tmp_path)
+    assert quick.holds and quick.measured == {"value": 0.1, "n": 10}
+    assert not full.holds and full.measured["value"] == 1.0  # the tier changes sizes, never the check
+    assert "does NOT hold" in full.explain() and "max_value=0.5" in full.explain()
+    with pytest.raises(ValueError, match="unknown tier"):
+        claim.check("huge", tmp_path)
+
+
+def test_claims_must_be_well_formed_and_unique(monkeypatch):
+    with pytest.raises(ValueError, match="source.slug"):
+        _claim(id="noslug")
+    with pytest.raises(ValueError, match="no setting for tier"):
+        Claim(id="a.b", source="", statement="", settings={"quick": 1}, tolerances={},
+              measure=lambda s, r: {}, holds=lambda m, t: True)
+    monkeypatch.setattr(registry, "REGISTRY", {})
+    register(_claim())
+    with pytest.raises(ValueError, match="registered twice"):
+        register(_claim())
+
+
+def test_the_registry_holds_the_random_labels_claim_and_selects_by_pattern():
+    ids = [c.id for c in all_claims()]
+    assert "zhang2017.random-labels" in ids and ids == sorted(ids)
+    assert [c.id for c in select(["zhang2017.random-*"])] == ["zhang2017.random-labels"]
+    with pytest.raises(ValueError, match="no claim matches"):
+        select(["nobody.*"])
+
+
+def test_ledger_lists_numbers_verdicts_and_cited_numbers(tmp_path):
+    good = _claim(cited={"paper value": 0.2}).check("quick", tmp_path)
+    bad = _claim(id="test.known-bad", known_failures={"full": "too big at full size"}).check("full", tmp_path)
+    md = ledger_markdown([good, bad], "quick")
+    assert "2 claims: 1 hold, 1 do not." in md
+    assert "| test.mean-below |" in md and "value=0.1" in md and "holds" in md
+    assert "does not hold (known failure at this tier)" in md
+    assert "paper value" in md
+    write_ledger([good, bad], "quick", tmp_path / "ledger")
+    data = json.loads((tmp_path / "ledger" / "claims.json").read_text())
+    assert [c["claim"] for c in data["claims"]] == ["test.mean-below", "test.known-bad"]
+    assert data["claims"][0]["setting"] == {"n": 10}
+
+
+def test_cli_writes_the_ledger_and_its_exit_status_reports_failures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(registry.REGISTRY, "test.mean-below", _claim())
+    assert cli.main(["--only", "test.*", "--out", str(tmp_path), "--tier", "quick"]) == 0
+    assert (tmp_path / "claims.md").exists() and "holds" in capsys.readouterr().out
+    assert cli.main(["--only", "test.*", "--out", str(tmp_path), "--tier", "full"]) == 1
+    assert cli.main(["--list"]) == 0 and "zhang2017.random-labels" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["--only", "nobody.*"])

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from empirical.models import NAMES, ModelConfig, build, count_parameters
+
+SHAPES = {"digits": (1, 8, 8), "mnist1d": (1, 40), "cifar10": (3, 32, 32), "flat": (20,)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+def test_every_model_maps_inputs_to_logits(name, shape):
+    model = build(ModelConfig(name, width=64), shape, num_classes=7)
+    assert model(torch.randn(3, *shape)).shape == (3, 7)
+    assert count_parameters(model) > 0
+
+
+def test_mlp_parameter_count_closed_form():
+    # 1x512 on 8x8 digits: (64*512 + 512) + (512*10 + 10); 3x512 adds two 512x512 layers.
+    assert count_parameters(build(ModelConfig("mlp", 512, 1), (1, 8, 8), 10)) == 64 * 512 + 512 + 512 * 10 + 10
+    assert count_parameters(build(ModelConfig("mlp", 512, 3), (1, 8, 8), 10)) == (
+        64 * 512 + 512 + 2 * (512 * 512 + 512) + 512 * 10 + 10)
+
+
+def test_cifar_model_sizes_match_their_papers():
+    # zhang2017 Table 1 reports 1,649,402 parameters for its small Inception (without the batch-norm
+    # affine terms, 2 per channel), He et al. about 11.2M for the CIFAR ResNet-18.
+    inception = build(ModelConfig("inception-small"), (3, 32, 32), 10)
+    bn = sum(m.weight.numel() + m.bias.numel() for m in inception.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert count_parameters(inception) - bn == 1_649_402
+    assert 11.1e6 < count_parameters(build(ModelConfig("resnet18"), (3, 32, 32), 10)) < 11.2e6
+
+
+def test_initialisation_is_seeded_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = build(ModelConfig("cnn"), (1, 8, 8), 10, seed=5)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    b = build(ModelConfig("cnn"), (1, 8, 8), 10, seed=5)
+    c = build(ModelConfig("cnn"), (1, 8, 8), 10, seed=6)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_bad_model_settings_are_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="known models: mlp, cnn"):
+        build(ModelConfig("vgg"), (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="dropout"):
+        build(ModelConfig("mlp", dropout=1.5), (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="shape"):
+        build(ModelConfig("cnn"), (1, 2, 3, 4), 10)
+
+
+def test_dropout_is_active_in_training_only():
+    model = build(ModelConfig("mlp", width=256, dropout=0.5), (20,), 10)
+    x = torch.randn(4, 20)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
