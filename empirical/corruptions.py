@@ -133,6 +133,23 @@ def gaussian_inputs(ds: Dataset, seed: int) -> Corrupted:
     return _all_changed(ds.replace(x_train=noise(ds.x_train), x_test=noise(ds.x_test)), "gaussian")
 
 
+def parse_kind(kind: str) -> tuple[str, float | None]:
+    """Split a kind into its name and rate: "labels:0.4" -> ("labels", 0.4), "gaussian" ->
+    ("gaussian", None). An unknown kind, or a rate that is not a number in [0, 1], is refused."""
+    if kind == "true" or kind in _WHOLE:
+        return kind, None
+    prefix, colon, rate = str(kind).partition(":")
+    if colon and prefix in ("labels", "labels-all"):
+        try:
+            eta = float(rate)
+        except ValueError:
+            raise ValueError(f"kind {kind!r}: {rate!r} is not a number; write e.g. '{prefix}:0.4'") from None
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"kind {kind!r}: eta must be a fraction in [0, 1], got {eta!r}")
+        return prefix, eta
+    raise ValueError(f"unknown corruption kind {kind!r}; known: {', '.join(KINDS)} (ETA in [0, 1], e.g. labels:0.4)")
+
+
 def corrupt(ds: Dataset, kind: str, seed: int) -> Corrupted:
     """The corruption named by `kind` (one of `KINDS`, ETA a rate in [0, 1]).
 
@@ -140,20 +157,14 @@ def corrupt(ds: Dataset, kind: str, seed: int) -> Corrupted:
     "labels-all:ETA": `label_noise(over="all")`, zhang2017's partially corrupted labels;
     "random-labels", "shuffled-pixels", "random-pixels", "gaussian": the functions above.
     """
-    if kind == "true":
+    name, eta = parse_kind(kind)
+    if name == "true":
         _check_dataset(ds)
         unchanged = torch.zeros(ds.n_train, dtype=torch.bool)
         return Corrupted(ds, unchanged, "true", unchanged.clone())
-    if kind in _WHOLE:
-        return _WHOLE[kind](ds, seed)
-    prefix, colon, rate = str(kind).partition(":")
-    if colon and prefix in ("labels", "labels-all"):
-        try:
-            eta = float(rate)
-        except ValueError:
-            raise ValueError(f"kind {kind!r}: {rate!r} is not a number; write e.g. '{prefix}:0.4'") from None
-        return label_noise(ds, eta, seed, over="others" if prefix == "labels" else "all")
-    raise ValueError(f"unknown corruption kind {kind!r}; known: {', '.join(KINDS)} (ETA in [0, 1], e.g. labels:0.4)")
+    if eta is None:
+        return _WHOLE[name](ds, seed)
+    return label_noise(ds, eta, seed, over="others" if name == "labels" else "all")
 
 
 _WHOLE = {

@@ -3,8 +3,8 @@
 Speed decisions, each named where it acts (after airbench):
 - the data set lives on the device for the whole run and minibatches are drawn by index from a
   seeded permutation: no DataLoader, no host-to-device copy per step;
-- augmentation (random crop + horizontal flip for images, random shift for 1-D signals) runs on
-  the device, on the whole minibatch at once;
+- augmentation (random crops, i.e. shifts, of images and 1-D signals, and optionally horizontal
+  flips of images) runs on the device, on the whole minibatch at once;
 - on CUDA the forward pass runs under bf16 autocast and image models use channels_last.
 
 Determinism: the permutation, the augmentation and dropout are drawn from generators seeded by
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+AUGMENTATIONS = ("none", "crop", "crop+flip")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -35,7 +36,8 @@ class TrainConfig:
     """How to train. `max_steps` is the step budget; `stop_at_fit` stops at 100% training
     accuracy (measured on the whole training set, in eval mode, at every evaluation);
     `lr_decay` multiplies the learning rate after every epoch (zhang2017 uses 0.95);
-    `eval_every` evaluates every that many steps instead of once per epoch."""
+    `eval_every` evaluates every that many steps instead of once per epoch; `augment` is
+    "none", "crop" (zhang2017's random cropping) or "crop+flip" (the usual CIFAR recipe)."""
 
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -45,7 +47,7 @@ class TrainConfig:
     batch_size: int = 128
     max_steps: int = 10_000
     stop_at_fit: bool = True
-    augment: bool = False
+    augment: str = "none"
     eval_every: int | None = None
     soft_error: bool = False
     device: str = "auto"
@@ -57,6 +59,8 @@ class TrainConfig:
         for name in ("lr", "batch_size", "max_steps"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.eval_every is not None and self.eval_every <= 0:
@@ -143,9 +147,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
     """Random crop with zero padding (1/8 of each side, 4 pixels at 32x32) on every spatial axis,
-    plus a horizontal flip for images; on the device of `x`, one draw per example."""
+    and, with `flip`, a horizontal flip of half the images; on the device of `x`, one draw per
+    example."""
     if x.dim() not in (3, 4):
         raise ValueError(f"augmentation needs inputs of shape (C, L) or (C, H, W); got {tuple(x.shape[1:])}")
     n, spatial = x.shape[0], x.shape[2:]
@@ -156,12 +161,12 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         shift = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
         index.append(shift[:, None] + torch.arange(size, device=x.device))
     if len(spatial) == 1:
-        out = padded[index[0][:, None, None], index[1][None, :, None], index[2][:, None, :]]
-    else:
-        out = padded[index[0][:, None, None, None], index[1][None, :, None, None],
-                     index[2][:, None, :, None], index[3][:, None, None, :]]
-        flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+        return padded[index[0][:, None, None], index[1][None, :, None], index[2][:, None, :]]
+    out = padded[index[0][:, None, None, None], index[1][None, :, None, None],
+                 index[2][:, None, :, None], index[3][:, None, None, :]]
+    if flip:
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        out = torch.where(flipped[:, None, None, None], out.flip(-1), out)
     return out
 
 
@@ -243,8 +248,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_test
             idx = epoch_perm[pos:pos + config.batch_size]
             pos += config.batch_size
             xb = x_train[idx]
-            if config.augment:
-                xb = augment(xb, generator)
+            if config.augment != "none":
+                xb = augment(xb, generator, flip=config.augment == "crop+flip")
             if device.type == "cuda" and xb.dim() == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             loss = rule.step(loss_fn, xb, y_train[idx])

@@ -32,7 +32,7 @@ def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
     uses for its MLPs); full: ResNet-18 with augmentation and weight decay on the image data sets."""
     if tier == "full" and dataset in ("cifar10", "fashion-mnist"):
         return ModelConfig("resnet18"), TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
-                                                    batch_size=256, max_steps=50_000, augment=True)
+                                                    batch_size=256, max_steps=50_000, augment="crop+flip")
     lr = 0.01 if dataset == "cifar10" else 0.1
     return ModelConfig("mlp"), TrainConfig(lr=lr, momentum=0.9, batch_size=128, max_steps=20_000)
 

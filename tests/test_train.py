@@ -128,12 +128,25 @@ def test_augment_crops_and_flips_images_and_shifts_signals():
         assert torch.all(nz[1:] - nz[:-1] == 1)  # a contiguous window, never flipped
     with pytest.raises(ValueError, match="augmentation needs"):
         augment(torch.zeros(4, 20), g)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainConfig(augment="mixup")
+
+
+def test_crop_without_flip_keeps_orientation():
+    g = torch.Generator().manual_seed(0)
+    img = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8).repeat(16, 1, 1, 1) + 1
+    out = augment(img, g, flip=False)
+    rows = out[:, 0]
+    # within every row the surviving pixels increase left to right: never mirrored
+    for r in rows.reshape(-1, 8):
+        v = r[r != 0]
+        assert torch.all(v[1:] > v[:-1])
 
 
 def test_augmented_training_runs_and_is_deterministic():
     x = torch.rand(64, 1, 8, 8)
     y = torch.arange(64) % 2
-    cfg = TrainConfig(lr=0.05, batch_size=16, max_steps=8, augment=True, stop_at_fit=False, progress=False)
+    cfg = TrainConfig(lr=0.05, batch_size=16, max_steps=8, augment="crop+flip", stop_at_fit=False, progress=False)
     build_cnn = lambda: build(ModelConfig("cnn", channels=8), (1, 8, 8), 2, seed=1)  # noqa: E731
     a = train(build_cnn(), x, y, x, y, cfg, seed=2)
     b = train(build_cnn(), x, y, x, y, cfg, seed=2)
