@@ -4,8 +4,8 @@ test error, and report what is known about its generalization gap.
 This is the user's main command. It writes `<out>/bounds-<hash>/` with `config.json`,
 `bounds.json`, `bounds.md` and `bounds.png`; the training run it reads is the cached
 `<out>/fit-<hash>/` of `empirical.fit`. The bound rows (Rademacher, VC, norm-based, PAC-Bayes,
-stability) join the table as they are implemented; today it reports the measured errors, the gap
-and the network's size, the numbers every bound is compared against.
+stability) are evaluated on the same trained network (`genproof.trained.TrainedNetwork`); each
+row gives an upper bound on the test error, the gap it implies, and whether it is vacuous.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from empirical.data import NAMES as DATASETS
-from empirical.fit import DataConfig, FitConfig, fit
+from tqdm.auto import tqdm
+
+from empirical.fit import DataConfig, FitConfig
 from empirical.models import NAMES as MODELS
 from empirical.models import ModelConfig
 from empirical.records import config_hash, save_figure, write_json, write_text, versions
@@ -24,6 +26,7 @@ from empirical.train import TrainConfig
 
 from .claims import TIERS
 from .report import markdown_table
+from .trained import TrainedNetwork
 
 
 def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
@@ -39,9 +42,10 @@ def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
 
 @dataclass(frozen=True)
 class BoundsConfig:
-    """The trained network the bounds are evaluated on."""
+    """The trained network the bounds are evaluated on, and the bounds' confidence 1 - delta."""
 
     fit: FitConfig
+    delta: float = 0.05
 
 
 def config_from_args(args: argparse.Namespace) -> BoundsConfig:
@@ -50,21 +54,38 @@ def config_from_args(args: argparse.Namespace) -> BoundsConfig:
         model = replace(model, name=args.model)
     train = replace(train, device=args.device)
     data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
-    return BoundsConfig(FitConfig(data, model, train, "true", args.seed))
+    return BoundsConfig(FitConfig(data, model, train, "true", args.seed), args.delta)
+
+
+def bound_providers() -> list:
+    """Every bound module's `bound_rows(net, delta) -> list[Bound]`, in the order of the table."""
+    from . import stability
+
+    return [stability.bound_rows]
 
 
 def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
-    """Train or load the network, then compute the report; returns the `bounds.json` content."""
-    record = fit(config.fit, out, force=force)
-    s = record.summary
+    """Train or load the network, evaluate every bound on it; returns the `bounds.json` content.
+    Every bound row's `value` is an upper bound on the test error (a bound on the gap plus the
+    training error); `implied_gap` = value - train error is compared with the measured gap."""
+    net = TrainedNetwork.load(config.fit, out, force=force)
+    s = net.summary
     measured = {
         "train_error": s["train_error"], "test_error": s["test_error"], "gap": s["test_error"] - s["train_error"],
         "n_params": s["n_params"], "n_train": s["n_train"], "n_test": s["n_test"],
         "params_per_example": s["n_params"] / s["n_train"], "steps": s["steps"], "epochs": s["epochs"],
         "fitted": s["fitted"], "train_wall_s": s["wall_s"],
     }
-    return {"dataset": config.fit.data.name, "model": config.fit.model.name, "fit_run": str(record.path),
-            "measured": measured, "bounds": []}
+    rows = []
+    for provider in tqdm(bound_providers(), desc="bounds", unit="family", disable=None):
+        for b in provider(net, config.delta):
+            implied = b.value - s["train_error"]
+            rows.append({"name": b.name, "source": b.source, "value": b.value, "bounds": b.bounds,
+                         "implied_gap": implied, "vacuous": b.value >= 1 if "measure" not in b.bounds else None,
+                         "ratio_to_gap": implied / measured["gap"] if measured["gap"] > 0 else None,
+                         "detail": b.detail})
+    return {"dataset": config.fit.data.name, "model": config.fit.model.name, "delta": config.delta,
+            "fit_run": str(net.record.path), "measured": measured, "bounds": rows}
 
 
 def report_markdown(result: dict) -> str:
@@ -78,13 +99,12 @@ def report_markdown(result: dict) -> str:
         ["fitted the training set", "yes" if m["fitted"] else "no"],
     ]
     text = f"# Generalization of `{result['model']}` on `{result['dataset']}`\n\n" + markdown_table(["quantity", "value"], rows)
-    bound_rows = [[b["name"], b["source"], b["value"], m["gap"], "yes" if b["value"] >= 1 else "no",
-                   b["value"] / m["gap"] if m["gap"] > 0 else float("inf")] for b in result["bounds"]]
-    text += "\n## Bounds on the generalization gap\n\n"
-    if bound_rows:
-        text += markdown_table(["bound", "source", "value", "measured gap", "vacuous", "bound / gap"], bound_rows)
-    else:
-        text += "No bound is implemented yet: the table above lists the measured numbers they will be held against.\n"
+    bound_rows = [[b["name"], b["source"], b["bounds"], b["value"], b["implied_gap"], m["gap"],
+                   {True: "yes", False: "no", None: "n/a"}[b["vacuous"]],
+                   "n/a" if b["ratio_to_gap"] is None else b["ratio_to_gap"]] for b in result["bounds"]]
+    text += f"\n## Bounds (confidence 1 - delta = {1 - result['delta']:g})\n\n"
+    text += markdown_table(["bound", "source", "bounds", "value", "implied gap", "measured gap", "vacuous",
+                            "implied / measured gap"], bound_rows)
     text += f"\nTraining run: `{result['fit_run']}`\n"
     return text
 
@@ -116,10 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="where the data set's files are (else $GENPROOF_DATA, system folders, download)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--delta", type=float, default=0.05, help="confidence parameter of the bounds (default 0.05)")
     parser.add_argument("--tier", choices=TIERS, default="quick")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for the run directories (default runs/)")
     parser.add_argument("--force", action="store_true", help="train again even if the cache has this run")
     args = parser.parse_args(argv)
+    if not 0 < args.delta < 1:
+        parser.error(f"--delta must be in (0, 1), got {args.delta}")
 
     from empirical.data import DataNotFoundError
 

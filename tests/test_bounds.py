@@ -16,6 +16,11 @@ def test_default_run_prints_the_table_and_writes_its_run_directory(tmp_path, cap
     assert m["n_train"] == 1437 and m["n_test"] == 360 and result["dataset"] == "digits"
     assert m["gap"] == pytest.approx(m["test_error"] - m["train_error"])
     assert m["test_error"] < 0.1  # a 1x512 MLP gets digits right
+    rows = {b["name"]: b for b in result["bounds"]}
+    stab = rows["uniform stability, non-convex SGD"]
+    assert stab["implied_gap"] == pytest.approx(stab["value"] - m["train_error"])
+    assert stab["vacuous"] == (stab["value"] >= 1)
+    assert "| uniform stability, non-convex SGD |" in out
     assert {p.name for p in run.iterdir()} == {"config.json", "bounds.json", "bounds.md", "bounds.png"}
     (fit_run,) = tmp_path.glob("fit-*")
     assert result["fit_run"] == str(fit_run)
