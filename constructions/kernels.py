@@ -59,6 +59,8 @@ import numpy as np
 import scipy.linalg
 import scipy.signal
 
+from constructions.arrays import as_matrix
+
 JITTERS = (1e-12, 1e-10, 1e-8)  # relative to the mean of diag(K); tried in turn only if Cholesky fails
 _BLOCK_ENTRIES = 1 << 22  # kernel entries per block when evaluating against the training set
 _GEMM_ROWS = 4096  # rows of A per matrix product in `_inner`
@@ -87,7 +89,7 @@ class RBF:
     @classmethod
     def scale_rule(cls, X) -> RBF:
         """Bandwidth with `2 bandwidth^2 = d * Var(X)` (scikit-learn's `gamma="scale"`)."""
-        X = _matrix("X", X)
+        X = as_matrix(X, "X")
         var = float(X.var())
         if var == 0:
             raise ValueError("RBF.scale_rule: X has zero variance (all entries equal); pass a bandwidth")
@@ -96,7 +98,7 @@ class RBF:
     @classmethod
     def median_rule(cls, X, max_points: int = 1000, seed: int = 0) -> RBF:
         """Bandwidth = median distance between distinct pairs of (at most `max_points`, drawn by `seed`) rows of X."""
-        X = _matrix("X", X)
+        X = as_matrix(X, "X")
         if len(X) < 2:
             raise ValueError(f"RBF.median_rule needs at least 2 rows in X, got {len(X)}")
         if len(X) > max_points:
@@ -166,7 +168,7 @@ class Interpolant:
 
     def decision_function(self, X) -> np.ndarray:
         """`K(X, X_train) alpha`, shape (len(X), num_classes), evaluated in blocks of rows."""
-        X = _matrix("X", X)
+        X = as_matrix(X, "X")
         if X.shape[1] != self.X.shape[1]:
             raise ValueError(f"X must have {self.X.shape[1]} features like the training inputs, got {X.shape[1]}")
         rows = max(1, _BLOCK_ENTRIES // len(self.X))
@@ -202,7 +204,7 @@ def interpolate(X, y, kernel: Kernel | str = "rbf", num_classes: int | None = No
     and records it; raises `numpy.linalg.LinAlgError` if none works (repeated inputs, or a
     linear kernel with n > d).
     """
-    X = _matrix("X", X)
+    X = as_matrix(X, "X")
     y = np.asarray(y)
     if y.shape != (len(X),) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must be integer labels of shape ({len(X)},) to match X, got {y.dtype} {y.shape}")
@@ -283,7 +285,7 @@ def random_fourier_features(X, num_features: int, bandwidth: float, seed: int = 
     W ~ N(0, I / bandwidth^2) (num_features, d) and b ~ U[0, 2 pi), drawn from `seed`; the inner
     product of two such rows, times 2 / num_features, tends to `RBF(bandwidth)(x, x')`.
     Returns (N, num_features), float64."""
-    X = _matrix("X", X)
+    X = as_matrix(X, "X")
     if not (isinstance(bandwidth, numbers.Real) and bandwidth > 0):
         raise ValueError(f"bandwidth must be a positive number, got {bandwidth!r}")
     rng = np.random.default_rng(seed)
@@ -311,17 +313,8 @@ def _inner(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
-def _matrix(name: str, A) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float64)
-    if A.ndim != 2 or 0 in A.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D array (examples, features), got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} must be finite (it holds NaN or inf)")
-    return A
-
-
 def _pair(A, B) -> tuple[np.ndarray, np.ndarray]:
-    A, B = _matrix("A", A), _matrix("B", B)
+    A, B = as_matrix(A, "A"), as_matrix(B, "B")
     if A.shape[1] != B.shape[1]:
         raise ValueError(f"A and B must have the same number of features, got {A.shape[1]} and {B.shape[1]}")
     return A, B

@@ -76,6 +76,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from constructions.arrays import as_matrix
+
 SPACINGS = {"midpoint": 0.5, "left": 1 / 16}
 _BLOCK = 1 << 22  # elements per block when projecting or evaluating densely (32 MiB of float64)
 
@@ -147,7 +149,7 @@ class Memorizer:
         relu(t - b) @ w, in blocks: O(m n + m d), the arithmetic of a forward pass on an accelerator.
         """
         dtype = _float_dtype(dtype)
-        t = project(_check_matrix(X, "X", d=self.d), self.a, dtype)
+        t = project(as_matrix(X, "X", columns=self.d, min_rows=0, dtype=None), self.a, dtype)
         b, w = self.b.astype(dtype), self.w.astype(dtype)
         if method == "dense":
             rows = max(1, _BLOCK // self.n)
@@ -217,7 +219,7 @@ def build(X, y, *, seed: int = 0, spacing: str | float = "midpoint", projection=
     tie_rtol * ||a|| * max ||x_i|| are ties (default d * eps); `max_draws`: projections drawn
     before giving up. O(n d + n log n) time and O(n d) extra memory at most (X is read in blocks).
     """
-    X = _check_matrix(X, "X")
+    X = as_matrix(X, "X", dtype=None)
     y = _check_targets(y, len(X))
     a, order, z, draws, merged = _project_and_sort(X, y, seed, projection, candidates, tie_rtol, max_draws)
     b = interleaved_biases(z, spacing)
@@ -236,7 +238,7 @@ def build_classifier(X, labels, num_classes: int, **options) -> MemorizingClassi
     if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     labels = np.asarray(labels)
-    X = _check_matrix(X, "X")
+    X = as_matrix(X, "X", dtype=None)
     if labels.shape != (len(X),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers of shape ({len(X)},) (one per row of X), "
                          f"got {labels.dtype} {labels.shape}")
@@ -326,7 +328,7 @@ def exact_weights(X, y, a, *, spacing: str | float = "midpoint") -> ExactNetwork
     rows must be distinct (exactly). Same recursion as `build`, run on Fractions. Small n and d:
     the cost is O(n d) Fraction products and the numbers grow.
     """
-    X = _check_matrix(X, "X")
+    X = as_matrix(X, "X", dtype=None)
     y = _check_targets(y, len(X))
     a = _check_vector(a, "a", X.shape[1])
     fa = [Fraction(v) for v in a.tolist()]
@@ -446,20 +448,6 @@ def _merge_duplicates(X, y, z, order, tol) -> np.ndarray:
 
 
 # --- validation --------------------------------------------------------------------------------
-
-
-def _check_matrix(X, name: str, d: int | None = None) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or (d is not None and X.shape[1] != d):
-        want = f"(m, {d})" if d is not None else "(n, d)"
-        raise ValueError(f"{name} must have shape {want} (one point per row), got {X.shape}")
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if d is None and (X.shape[0] < 1 or X.shape[1] < 1):
-        raise ValueError(f"{name} must hold at least one point of at least one coordinate, got {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return X
 
 
 def _check_targets(y, n: int) -> np.ndarray:

@@ -28,6 +28,8 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
+from constructions.arrays import as_matrix
+
 METHODS = ("pinv", "kernel")
 
 
@@ -135,7 +137,7 @@ def sgd_linear(X, y, lr: float, steps: int, seed: int, w0=None, batch_size: int 
 def row_space_basis(X) -> np.ndarray:
     """An orthonormal basis of the row span of X as the columns of a (d, r) array, r = rank(X)
     (`scipy.linalg.orth` of X^T: SVD, singular values below its default relative cutoff dropped)."""
-    X = _check_matrix(X)
+    X = as_matrix(X, "X")
     return scipy.linalg.orth(X.T)
 
 
@@ -147,7 +149,7 @@ def span_residual(X, w, basis=None) -> np.ndarray | float:
     The projection uses an orthonormal basis Q, P w = Q (Q^T w), so its own rounding is of the
     order of float64's machine epsilon times sqrt(d).
     """
-    X = _check_matrix(X)
+    X = as_matrix(X, "X")
     W = np.asarray(w, dtype=np.float64)
     if W.ndim not in (1, 2) or W.shape[-1] != X.shape[1]:
         raise ValueError(f"w must have shape ({X.shape[1]},) or (k, {X.shape[1]}) to match X {X.shape}, got {W.shape}")
@@ -161,17 +163,8 @@ def span_residual(X, w, basis=None) -> np.ndarray | float:
     return float(rel[0]) if W.ndim == 1 else rel
 
 
-def _check_matrix(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or 0 in X.shape:
-        raise ValueError(f"X must be a non-empty 2-D array (n examples, d features), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X must be finite (it holds NaN or inf)")
-    return X
-
-
 def _check_system(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = _check_matrix(X)
+    X = as_matrix(X, "X")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, k) to match X {X.shape}, got {y.shape}")

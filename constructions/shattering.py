@@ -33,6 +33,8 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
+from constructions.arrays import as_matrix
+
 _NULL_TOL = 1e-9  # |lambda_i| below this (relative to max |lambda|) counts as zero in a Radon partition
 
 
@@ -80,7 +82,7 @@ class _SeparationProgram:
 def separating_halfspace(points, labels, solver: str | None = None) -> Separator | None:
     """The max-margin halfspace (w, b) with labels_i (<w, x_i> + b) >= 1 for all i, or None when
     no halfspace realizes `labels` (a sequence of +1/-1, one per point)."""
-    points = _points(points)
+    points = as_matrix(points, "points")
     labels = _labels(labels, len(points))
     return _SeparationProgram(points, solver).solve(labels)
 
@@ -92,7 +94,7 @@ def is_shattered(points, solver: str | None = None) -> tuple[bool, list[tuple[in
     its negation stand or fall together); the failing list holds both members of each failing
     pair, as tuples of +1/-1 in lexicographic order. n is limited to 20 (2^19 programs).
     """
-    points = _points(points)
+    points = as_matrix(points, "points")
     n = len(points)
     if n > 20:
         raise ValueError(f"is_shattered checks all 2^(n-1) labelings; n = {n} > 20 is too many")
@@ -113,7 +115,7 @@ def radon_partition(points) -> RadonPartition:
     dimension when the points are degenerate) splits the points into I = {lambda > 0} and
     J = {lambda < 0}, whose convex hulls meet at the returned point.
     """
-    points = _points(points)
+    points = as_matrix(points, "points")
     n, d = points.shape
     if n != d + 2:
         raise ValueError(f"radon_partition needs d + 2 points in R^d, got {n} points in R^{d} (shape {points.shape})")
@@ -126,15 +128,6 @@ def radon_partition(points) -> RadonPartition:
     positive = np.where(signs > 0, weights, 0.0)
     point = positive @ points / positive.sum()
     return RadonPartition(tuple(int(s) for s in signs), point, weights / np.linalg.norm(weights))
-
-
-def _points(points) -> np.ndarray:
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or 0 in points.shape:
-        raise ValueError(f"points must be a non-empty 2-D array (n points, d coordinates), got shape {points.shape}")
-    if not np.all(np.isfinite(points)):
-        raise ValueError("points must be finite (they hold NaN or inf)")
-    return points
 
 
 def _labels(labels, n: int) -> np.ndarray:

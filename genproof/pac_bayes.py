@@ -9,12 +9,16 @@ The pieces, each a small function of explicit numbers:
   Maurer's 2004 constant: with probability >= 1 - delta over n i.i.d. examples, for every posterior Q,
   kl(e_S(Q) || e_D(Q)) <= (KL(Q||P) + log(2 sqrt(n) / delta)) / n, so
   e_D(Q) <= kl_inverse_upper(e_S(Q), (KL(Q||P) + log(2 sqrt(n)/delta)) / n);
-- `gaussian_kl(...)`: KL(N(w, s^2 I) || N(w0, lam I)) in closed form;
+- `gaussian_kl(...)`: KL(N(w, s^2 I) || N(w0, lam I)) in closed form, and `gaussian_kl_diag` for a
+  posterior with one variance per parameter;
 - `sample_error_upper(...)`: Langford & Caruana 2002's sample-convergence bound: the error of Q on
   the training set, estimated from m weight samples, is at most kl_inverse_upper(mean, log(2/delta')/m);
-- `pac_bayes_bound(net, delta)`: Dziugaite & Roy 2017's certificate for a trained network: posterior
-  Q = N(w_trained, s^2 I), prior P = N(w_init, lam I) centred at the initialisation, lam from the
-  grid lam_j = c exp(-j/b) (union bound over j), s chosen to minimise the bound.
+- `pac_bayes_bound(net, delta, posterior=...)`: Dziugaite & Roy 2017's certificate for a trained
+  network: prior P = N(w_init, lam I) centred at the initialisation, lam from the grid
+  lam_j = c exp(-j/b) (union bound over j), and a Gaussian posterior Q, either
+  `"fixed-mean"`: Q = N(w_trained, s^2 I) with the one number s chosen on a grid, or
+  `"optimized"` (their method, Section 4): Q = N(mu, diag(s_i^2)) with mu started at the trained
+  weights and mu, every s_i and lam trained by SGD (RMSprop) on the bound itself.
 
 Source: G. K. Dziugaite, D. M. Roy, "Computing nonvacuous generalization bounds for deep
 (stochastic) neural networks with many more parameters than training data", UAI 2017, Sections 3-5.
@@ -24,14 +28,14 @@ Their prior variance is lam (not lam^2); b = 100, c = 0.1 are the values of thei
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
-
-from empirical.train import evaluate
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+from torch.nn.utils import parameters_to_vector
 
 from .trained import Bound, TrainedNetwork
 
@@ -139,20 +143,29 @@ def sample_error_upper(mean_error: float, m: int, delta: float) -> float:
     return kl_inverse_upper(mean_error, math.log(2 / delta) / m)
 
 
+def gaussian_kl_diag(mu: torch.Tensor, w0: torch.Tensor, s2: torch.Tensor, lam: float | torch.Tensor):
+    """KL(N(mu, diag(s2)) || N(w0, lam I)) = (1/2) sum_i [s2_i/lam + (mu_i - w0_i)^2/lam - 1 + log(lam/s2_i)]
+    (a tensor, differentiable in mu, s2 and lam)."""
+    lam = torch.as_tensor(lam, dtype=mu.dtype)
+    return 0.5 * ((s2 / lam).sum() + ((mu - w0) ** 2).sum() / lam - mu.numel() + (torch.log(lam) - torch.log(s2)).sum())
+
+
 @dataclass(frozen=True)
 class PacBayesResult:
-    """The certificate and its parts. `bound` >= test error of Q with probability >= 1 - delta."""
+    """The certificate and its parts. With probability >= 1 - delta (over the training set and the m
+    weight samples), the test error of the stochastic network Q is at most `bound`."""
 
     bound: float  # upper bound on the test error of the stochastic network Q
+    posterior: str  # "fixed-mean" or "optimized"
     kl: float  # KL(Q || P_j) in nats
-    s: float  # posterior standard deviation (isotropic)
-    prior_var: float  # lam_j, the prior variance
+    s: float  # posterior standard deviation: the one s (fixed-mean) or the root-mean-square of the s_i (optimized)
+    prior_var: float  # lam_j = c exp(-j/b), the prior variance
     j: int  # grid index of the prior
     sampled_train_error: float  # mean training error over the m weight samples
     sampled_train_error_upper: float  # Langford-Caruana upper bound on e_S(Q)
-    train_error: float  # deterministic trained network
-    sampled_test_error: float  # mean test error over the same samples (for comparison, not part of the bound)
-    dist_to_init: float  # |w - w0|
+    train_error: float  # the deterministic trained network
+    sampled_test_error: float  # mean test error over the same m samples (for comparison, not part of the bound)
+    dist_to_init: float  # |mu - w0|
     n: int
     d: int
     m: int
@@ -163,71 +176,132 @@ class PacBayesResult:
     c: float
 
 
-def _sampled_errors(model, w: torch.Tensor, s: float, x, y, m: int, generator: torch.Generator,
-                    x_test=None, y_test=None) -> tuple[float, float | None]:
-    """Mean 0-1 error of m networks with weights w + s * N(0, I) on (x, y) (and on the test set)."""
-    net = copy.deepcopy(model).eval()
+def _unflatten(model: nn.Module, v: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A parameter vector as the name -> tensor dict `torch.func.functional_call` takes."""
+    out, i = {}, 0
+    for name, p in model.named_parameters():
+        out[name] = v[i:i + p.numel()].view(p.shape)
+        i += p.numel()
+    return out
+
+
+@torch.no_grad()
+def _sampled_errors(model: nn.Module, mu: torch.Tensor, s: torch.Tensor | float, x, y, m: int,
+                    generator: torch.Generator, x_test=None, y_test=None) -> tuple[float, float | None]:
+    """Mean 0-1 error of m networks with weights mu + s * N(0, I) on (x, y) (and on the test set),
+    each evaluated on the whole set in one batch."""
+    model = model.eval()
     train = test = 0.0
     for _ in range(m):
-        vector_to_parameters(w + s * torch.randn(w.shape, generator=generator), net.parameters())
-        train += 1 - evaluate(net, x, y)["acc"]
+        params = _unflatten(model, mu + s * torch.randn(mu.shape, generator=generator))
+        train += (functional_call(model, params, (x,)).argmax(1) != y).float().mean().item()
         if x_test is not None:
-            test += 1 - evaluate(net, x_test, y_test)["acc"]
+            test += (functional_call(model, params, (x_test,)).argmax(1) != y_test).float().mean().item()
     return train / m, (test / m if x_test is not None else None)
 
 
-def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, samples_share: float = 0.2, m: int = 1000,
-                    search_samples: int = 16, s_grid: tuple[float, ...] | None = None, b: float = 100.0,
-                    c: float = 0.1, seed: int = 0) -> PacBayesResult:
-    """Dziugaite & Roy 2017's certificate for `net`, with the posterior mean fixed at the trained
-    weights (they also train the mean; we only choose s, which keeps the posterior a simple function
-    of the trained network).
+def _grid_index(lam: float, b: float, c: float) -> int:
+    """The grid point nearest to lam: j = round(b log(c/lam)), at least 1."""
+    return max(1, round(b * math.log(c / lam)))
+
+
+def _optimize_posterior(net: TrainedNetwork, w: torch.Tensor, w0: torch.Tensor, delta_pb: float, b: float,
+                        c: float, steps: int, lr: float, batch_size: int, generator: torch.Generator):
+    """Dziugaite & Roy 2017, Section 4: minimise over (mu, log s_i, log lam) by RMSprop
+        surrogate(mu + s * eps) + sqrt(B / 2),   B = (KL(Q||P_lam) + log(2 sqrt(n)) + 2 log j(lam) + log(pi^2/(6 delta))) / n,
+    with one Gaussian draw eps per step (reparameterization), the surrogate the minibatch
+    cross-entropy divided by log(num_classes) (theirs for multiclass, a smooth stand-in for the 0-1
+    error), j(lam) = b log(c/lam) relaxed to a real number and lam kept below the grid's top c exp(-1/b).
+    Started as they start: mu at the trained weights, s_i = 2 |w_i|; lam at c exp(-1/b)."""
+    x, y = net.data.x_train, net.data.y_train
+    n, k = len(y), net.data.num_classes
+    model = net.model  # eval mode: the network the samples are certified with
+    mu = w.clone().requires_grad_(True)
+    log_s = torch.log(2 * w.abs().clamp_min(1e-4)).requires_grad_(True)
+    log_lam_max = math.log(c) - 1 / b
+    log_lam = torch.tensor(log_lam_max, requires_grad=True)
+    opt = torch.optim.RMSprop([mu, log_s, log_lam], lr=lr)
+    for _ in range(steps):
+        idx = torch.randint(0, n, (batch_size,), generator=generator)
+        v = mu + torch.exp(log_s) * torch.randn(mu.shape, generator=generator)
+        surrogate = F.cross_entropy(functional_call(model, _unflatten(model, v), (x[idx],)), y[idx]) / math.log(k)
+        kl = gaussian_kl_diag(mu, w0, torch.exp(2 * log_s), torch.exp(log_lam))
+        j = b * (math.log(c) - log_lam)
+        big_b = (kl + math.log(2 * math.sqrt(n)) + 2 * torch.log(j) + math.log(math.pi ** 2 / (6 * delta_pb))) / n
+        objective = surrogate + torch.sqrt(big_b / 2)
+        opt.zero_grad(set_to_none=True)
+        objective.backward()
+        opt.step()
+        with torch.no_grad():
+            log_lam.clamp_(max=log_lam_max)
+    return mu.detach(), torch.exp(log_s.detach()), math.exp(log_lam.item())
+
+
+def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, posterior: str = "optimized", samples_share: float = 0.2,
+                    m: int = 1000, b: float = 100.0, c: float = 0.1, seed: int = 0, steps: int = 6000,
+                    lr: float = 3e-3, batch_size: int = 128, search_samples: int = 16,
+                    s_grid: tuple[float, ...] | None = None) -> PacBayesResult:
+    """Dziugaite & Roy 2017's certificate for `net` (see the module docstring for the two posteriors).
 
     Confidence split: delta_samples = samples_share * delta for the Monte Carlo estimate of e_S(Q),
     delta_pac_bayes = delta - delta_samples for the PAC-Bayes bound, itself spread over the prior grid
     as 6 delta_pac_bayes / (pi^2 j^2); by a union bound the certificate holds with probability
     >= 1 - delta. (Dziugaite & Roy use delta = 0.025 and delta' = 0.01 with m = 150,000 samples.)
 
-    Choosing s: for each s of `s_grid` (default 40 values log-spaced in [1e-4, 1]) e_S(Q) is
-    estimated from `search_samples` weight samples and the bound is computed; the best s is then
-    certified with m fresh samples (the search's samples are not reused, so the sample-convergence
-    bound sees samples independent of the choice of s; the PAC-Bayes bound holds for all Q at once).
+    The PAC-Bayes bound holds for every Q at once, so Q may be chosen on the training data:
+    `"optimized"` trains it (`steps` of RMSprop at `lr`, minibatches of `batch_size`);
+    `"fixed-mean"` estimates e_S(Q) from `search_samples` weight samples for each s of `s_grid`
+    (default 40 values log-spaced in [1e-4, 1]) and keeps the s of the smallest bound. Either way the
+    chosen Q is then certified with m fresh weight samples, independent of the choice, as the
+    sample-convergence bound requires. lam is rounded to the nearest grid point and the KL computed
+    exactly there.
     """
     if not 0 < delta < 1 or not 0 < samples_share < 1:
         raise ValueError(f"delta and samples_share must be in (0, 1), got {delta}, {samples_share}")
+    if posterior not in ("optimized", "fixed-mean"):
+        raise ValueError(f"posterior must be 'optimized' or 'fixed-mean', got {posterior!r}")
     delta_samples = samples_share * delta
     delta_pb = delta - delta_samples
     x, y = net.data.x_train, net.data.y_train
     n = len(y)
-    w = parameters_to_vector(net.model.parameters()).detach()
-    w0 = parameters_to_vector(net.init.parameters()).detach()
+    with torch.no_grad():
+        w = parameters_to_vector(net.model.parameters()).detach().clone()
+        w0 = parameters_to_vector(net.init.parameters()).detach().clone()
     d = w.numel()
-    dist2 = float(((w - w0) ** 2).sum())
     generator = torch.Generator().manual_seed(seed)
-    grid = s_grid or tuple(float(v) for v in torch.logspace(-4, 0, 40))
 
-    def bound_at(s, emp):
-        return grid_bound(emp, dist2, d, s * s, n, delta_pb, b, c)
+    if posterior == "optimized":
+        mu, s_vec, lam = _optimize_posterior(net, w, w0, delta_pb, b, c, steps, lr, batch_size, generator)
+        j = _grid_index(lam, b, c)
+        lam = c * math.exp(-j / b)
+        kl = float(gaussian_kl_diag(mu, w0, s_vec ** 2, lam))
+        s_report, noise = float(s_vec.pow(2).mean().sqrt()), s_vec
+    else:
+        mu, dist2 = w, float(((w - w0) ** 2).sum())
+        scores = []
+        for s in s_grid or tuple(float(v) for v in torch.logspace(-4, 0, 40)):
+            emp, _ = _sampled_errors(net.model, w, s, x, y, search_samples, generator)
+            scores.append((grid_bound(emp, dist2, d, s * s, n, delta_pb, b, c)[0], s))
+        s_report = noise = min(scores)[1]
+        _, j, kl = grid_bound(0.0, dist2, d, noise ** 2, n, delta_pb, b, c)
+        lam = c * math.exp(-j / b)
 
-    scores = []
-    for s in grid:
-        emp, _ = _sampled_errors(net.model, w, s, x, y, search_samples, generator)
-        scores.append((bound_at(s, emp)[0], s))
-    s = min(scores)[1]
-    emp, test = _sampled_errors(net.model, w, s, x, y, m, generator, net.data.x_test, net.data.y_test)
+    emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, net.data.x_test, net.data.y_test)
     emp_upper = sample_error_upper(emp, m, delta_samples)
-    value, j, kl = bound_at(s, emp_upper)
+    rhs = (kl + math.log(2 * math.sqrt(n)) + prior_grid_penalty(j, delta_pb)) / n
+    with torch.no_grad():
+        train_error = (net.model(x).argmax(1) != y).float().mean().item()
     return PacBayesResult(
-        bound=value, kl=kl, s=s, prior_var=c * math.exp(-j / b), j=j, sampled_train_error=emp,
-        sampled_train_error_upper=emp_upper, train_error=1 - evaluate(net.model, x, y)["acc"],
-        sampled_test_error=test, dist_to_init=math.sqrt(dist2), n=n, d=d, m=m, delta=delta,
+        bound=kl_inverse_upper(emp_upper, rhs), posterior=posterior, kl=kl, s=s_report, prior_var=lam, j=j,
+        sampled_train_error=emp, sampled_train_error_upper=emp_upper, train_error=train_error,
+        sampled_test_error=test, dist_to_init=float((mu - w0).norm()), n=n, d=d, m=m, delta=delta,
         delta_pac_bayes=delta_pb, delta_samples=delta_samples, b=b, c=c,
     )
 
 
 def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
-    """The PAC-Bayes row of the bounds table: a bound on the test error of the stochastic network
-    Q = N(w_trained, s^2 I) (not of the deterministic trained network)."""
+    """The PAC-Bayes row of the bounds table (optimized posterior): a bound on the test error of the
+    stochastic network Q, not of the deterministic trained network."""
     r = pac_bayes_bound(net, delta)
-    return [Bound(name="PAC-Bayes, Gaussian posterior around the trained weights", source=SOURCE, value=r.bound,
-                  bounds="test error of the stochastic network Q", detail=asdict(r))]
+    return [Bound(name="PAC-Bayes (Dziugaite & Roy 2017), optimized Gaussian posterior", source=SOURCE,
+                  value=r.bound, bounds="test error of the stochastic network Q", detail=asdict(r))]

@@ -192,7 +192,7 @@ def test_condition_bound_covers_the_exact_condition_number():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: build(np.zeros(3), [1.0]), "X must have shape \\(n, d\\)"),
+    (lambda: build(np.zeros(3), [1.0]), "X must be a non-empty 2-D array of shape \\(n, d\\)"),
     (lambda: build(np.eye(3), [1.0, 2.0]), "y must have shape \\(3,\\)"),
     (lambda: build(np.eye(2), [1.0, np.nan]), "y must hold finite"),
     (lambda: build([[0.0, np.inf]], [1.0]), "X must be finite"),
@@ -200,7 +200,7 @@ def test_condition_bound_covers_the_exact_condition_number():
     (lambda: build(np.eye(2), [1.0, 2.0], spacing="middle"), "spacing must be"),
     (lambda: build(np.eye(2), [1.0, 2.0], projection=np.ones(3)), "projection must be a finite vector of shape"),
     (lambda: build(np.eye(2), [1.0, 2.0], candidates=0), "candidates must be"),
-    (lambda: build(np.eye(2), [1.0, 2.0])(np.ones((4, 3))), "X must have shape \\(m, 2\\)"),
+    (lambda: build(np.eye(2), [1.0, 2.0])(np.ones((4, 3))), "X must be a 2-D array of shape \\(m, 2\\)"),
     (lambda: build(np.eye(2), [1.0, 2.0])(np.eye(2), np.int32), "dtype must be float32 or float64"),
     (lambda: build(np.eye(2), [1.0, 2.0])(np.eye(2), method="fast"), "method must be"),
     (lambda: build(np.eye(2), [1.0, 2.0]).max_error(np.eye(2), [1.0]), "y must have shape \\(2,\\)"),

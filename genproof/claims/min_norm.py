@@ -199,19 +199,23 @@ def _min_norm_holds(m: dict, tol) -> bool:
             and all(s.startswith("l2 optimal") for s in m["cvxpy_status"]))
 
 
+# Well-conditioned n < d systems (condition numbers about 3 and 40), enough steps to converge; shared
+# by the convergence claim and its contrast from a non-zero start.
+CONVERGENCE_SETTINGS = {
+    "quick": SGDSetting((LinearProblem("gaussian", 100, 400), LinearProblem("digits-rff", 100, 1000)),
+                        steps=60_000, record_every=1000),
+    "full": SGDSetting((LinearProblem("gaussian", 500, 2000), LinearProblem("digits-rff", 300, 3000)),
+                       steps=1_000_000, record_every=10_000),
+}
+
+
 register(Claim(
     id="zhang2017.sgd-converges-to-min-norm",
     source=SOURCE + ", eq. (3)",
     statement=("SGD on an underdetermined linear least-squares problem, started from zero, converges to the "
                "minimum-l2-norm interpolant X^T (X X^T)^{-1} y, which is also the optimum of the convex program "
                "min ||w||_2 s.t. Xw = y."),
-    settings={
-        # Well-conditioned n < d systems (condition numbers about 3 and 40), enough steps to converge.
-        "quick": SGDSetting((LinearProblem("gaussian", 100, 400), LinearProblem("digits-rff", 100, 1000)),
-                            steps=60_000, record_every=1000),
-        "full": SGDSetting((LinearProblem("gaussian", 500, 2000), LinearProblem("digits-rff", 300, 3000)),
-                           steps=1_000_000, record_every=10_000),
-    },
+    settings=CONVERGENCE_SETTINGS,
     tolerances={
         # ||w_SGD - w*|| / ||w*|| at the last step. SGD reaches w* only in the limit; the in-span
         # error is bounded by the reported distance_certificate. 1e-6 is five orders of magnitude
@@ -265,12 +269,7 @@ register(Claim(
     source=SOURCE,
     statement=("Started from w0 != 0, SGD converges to a different interpolant, w* + (I - P) w0: its distance from "
                "the minimum-norm solution w* equals the norm of w0's component off the span of the data."),
-    settings={
-        "quick": SGDSetting((LinearProblem("gaussian", 100, 400), LinearProblem("digits-rff", 100, 1000)),
-                            steps=60_000, record_every=1000),
-        "full": SGDSetting((LinearProblem("gaussian", 500, 2000), LinearProblem("digits-rff", 300, 3000)),
-                           steps=1_000_000, record_every=10_000),
-    },
+    settings=CONVERGENCE_SETTINGS,
     tolerances={
         # |(||w_SGD - w*||) - ||(I - P) w0||| / ||(I - P) w0||. The off-span part of w0 never moves;
         # an unconverged in-span error e adds in quadrature (sqrt(off^2 + e^2)), so at the quick
