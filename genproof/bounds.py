@@ -59,9 +59,9 @@ def config_from_args(args: argparse.Namespace) -> BoundsConfig:
 
 def bound_providers() -> list:
     """Every bound module's `bound_rows(net, delta) -> list[Bound]`, in the order of the table."""
-    from . import stability
+    from . import norms, pac_bayes, rademacher, stability, vc
 
-    return [stability.bound_rows]
+    return [vc.bound_rows, rademacher.bound_rows, norms.bound_rows, pac_bayes.bound_rows, stability.bound_rows]
 
 
 def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
@@ -79,10 +79,11 @@ def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
     rows = []
     for provider in tqdm(bound_providers(), desc="bounds", unit="family", disable=None):
         for b in provider(net, config.delta):
-            implied = b.value - s["train_error"]
+            is_bound = not b.bounds.startswith("measure")  # a measure without constants bounds nothing
+            implied = b.value - s["train_error"] if is_bound else None
             rows.append({"name": b.name, "source": b.source, "value": b.value, "bounds": b.bounds,
-                         "implied_gap": implied, "vacuous": b.value >= 1 if "measure" not in b.bounds else None,
-                         "ratio_to_gap": implied / measured["gap"] if measured["gap"] > 0 else None,
+                         "implied_gap": implied, "vacuous": b.value >= 1 if is_bound else None,
+                         "ratio_to_gap": implied / measured["gap"] if is_bound and measured["gap"] > 0 else None,
                          "detail": b.detail})
     return {"dataset": config.fit.data.name, "model": config.fit.model.name, "delta": config.delta,
             "fit_run": str(net.record.path), "measured": measured, "bounds": rows}
@@ -99,7 +100,8 @@ def report_markdown(result: dict) -> str:
         ["fitted the training set", "yes" if m["fitted"] else "no"],
     ]
     text = f"# Generalization of `{result['model']}` on `{result['dataset']}`\n\n" + markdown_table(["quantity", "value"], rows)
-    bound_rows = [[b["name"], b["source"], b["bounds"], b["value"], b["implied_gap"], m["gap"],
+    bound_rows = [[b["name"], b["source"], b["bounds"], b["value"],
+                   "n/a" if b["implied_gap"] is None else b["implied_gap"], m["gap"],
                    {True: "yes", False: "no", None: "n/a"}[b["vacuous"]],
                    "n/a" if b["ratio_to_gap"] is None else b["ratio_to_gap"]] for b in result["bounds"]]
     text += f"\n## Bounds (confidence 1 - delta = {1 - result['delta']:g})\n\n"
@@ -114,15 +116,18 @@ def figure(result: dict):
     import matplotlib.pyplot as plt
 
     m = result["measured"]
-    names = ["train error", "test error", "gap"] + [b["name"] for b in result["bounds"]]
-    values = [m["train_error"], m["test_error"], m["gap"]] + [b["value"] for b in result["bounds"]]
+    bounds = [b for b in result["bounds"] if b["vacuous"] is not None]  # measures have no scale to share
+    names = ["train error", "test error", "gap"] + [b["name"] for b in bounds]
+    values = [m["train_error"], m["test_error"], m["gap"]] + [b["value"] for b in bounds]
     floor = 1e-4  # a zero error is drawn at the floor of the log axis
-    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
-    bars = ax.bar(names, [max(v, floor) for v in values], color=["C0", "C1", "C2"] + ["C3"] * len(result["bounds"]))
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4))
+    bars = ax.bar(names, [max(v, floor) for v in values], color=["C0", "C1", "C2"] + ["C3"] * len(bounds))
     ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="vacuous above 1")
     ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
            title=f"{result['model']} on {result['dataset']}")
+    ax.tick_params(axis="x", labelrotation=30)
+    plt.setp(ax.get_xticklabels(), ha="right")
     ax.legend()
     return fig
 

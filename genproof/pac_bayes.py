@@ -17,7 +17,7 @@ The pieces, each a small function of explicit numbers:
   network: prior P = N(w_init, lam I) centred at the initialisation, lam from the grid
   lam_j = c exp(-j/b) (union bound over j), and a Gaussian posterior Q, either
   `"fixed-mean"`: Q = N(w_trained, s^2 I) with the one number s chosen on a grid, or
-  `"optimized"` (their method, Section 4): Q = N(mu, diag(s_i^2)) with mu started at the trained
+  `"optimized"` (their method, Section 3): Q = N(mu, diag(s_i^2)) with mu started at the trained
   weights and mu, every s_i and lam trained by SGD (RMSprop) on the bound itself.
 
 Source: G. K. Dziugaite, D. M. Roy, "Computing nonvacuous generalization bounds for deep
@@ -64,7 +64,7 @@ def kl_bernoulli(q: float, p: float) -> float:
 
 def kl_inverse_upper(q: float, c: float, tol: float = 1e-12) -> float:
     """sup{p in [q, 1] : kl(q || p) <= c}, the largest true error consistent with empirical error q
-    and a kl budget c (Langford 2005, "Tutorial on practical prediction theory", Section 3).
+    and a kl budget c (Langford 2005, "Tutorial on practical prediction theory for classification", JMLR).
 
     kl(q || .) is 0 at q and increases on [q, 1], so bisection on [q, 1] finds the crossing; the
     result is accurate to `tol` and errs upward (it is the right end of the final bracket). Exact at
@@ -107,19 +107,20 @@ def gaussian_kl(dist2: float, d: int, s2: float, lam: float) -> float:
     return 0.5 * (d * s2 / lam + dist2 / lam - d + d * math.log(lam / s2))
 
 
-def prior_grid_penalty(j: int, delta: float) -> float:
-    """log(1/delta_j) for the j-th prior of the grid lam_j = c exp(-j/b), j = 1, 2, ..., with
-    delta_j = 6 delta / (pi^2 j^2) (so sum_j delta_j = delta): log(pi^2 j^2 / (6 delta)); with
-    j = b log(c/lam) this is Dziugaite & Roy's 2 log(b log(c/lam)) + log(pi^2 / (6 delta))."""
+def grid_delta(j: int, delta: float) -> float:
+    """The confidence given to the j-th prior of the grid lam_j = c exp(-j/b), j = 1, 2, ...:
+    delta_j = 6 delta / (pi^2 j^2), so that sum_j delta_j = delta (a union bound over the grid).
+    With j = b log(c/lam), log(1/delta_j) = 2 log(b log(c/lam)) + log(pi^2 / (6 delta)), the term of
+    Dziugaite & Roy 2017, Section 3 (and of their code's `factor1 + factor2`)."""
     if j < 1:
         raise ValueError(f"grid index j must be >= 1, got {j}")
-    return 2 * math.log(j) + math.log(math.pi ** 2 / (6 * delta))
+    return 6 * delta / (math.pi ** 2 * j ** 2)
 
 
 def grid_bound(emp_error: float, dist2: float, d: int, s2: float, n: int, delta: float, b: float = 100.0,
                c: float = 0.1) -> tuple[float, int, float]:
     """The PAC-Bayes bound for Q = N(w, s2 I), minimised over the prior grid lam_j = c exp(-j/b):
-    e_D(Q) <= kl_inverse_upper(emp_error, (KL(Q || P_j) + log(2 sqrt(n)) + log(1/delta_j)) / n).
+    e_D(Q) <= kl_bound(emp_error, KL(Q || P_j), n, delta_j), delta_j = grid_delta(j, delta).
     The continuous optimum lam* = s2 + dist2/d is rounded to its two neighbours on the grid.
     Returns (bound, j, KL)."""
     lam_star = s2 + dist2 / d
@@ -128,15 +129,14 @@ def grid_bound(emp_error: float, dist2: float, d: int, s2: float, n: int, delta:
     for j in {max(1, math.floor(j_star)), max(1, math.ceil(j_star))}:
         lam = c * math.exp(-j / b)
         kl = gaussian_kl(dist2, d, s2, lam)
-        rhs = (kl + math.log(2 * math.sqrt(n)) + prior_grid_penalty(j, delta)) / n
-        value = kl_inverse_upper(emp_error, rhs)
+        value = kl_bound(emp_error, kl, n, grid_delta(j, delta))
         if best is None or value < best[0]:
             best = (value, j, kl)
     return best
 
 
 def sample_error_upper(mean_error: float, m: int, delta: float) -> float:
-    """Langford & Caruana 2002 (as used by Dziugaite & Roy 2017, Section 5): with probability
+    """Langford & Caruana 2002 (as used by Dziugaite & Roy 2017, Sections 3-4): with probability
     >= 1 - delta over m i.i.d. weight samples from Q, e_S(Q) <= kl_inverse_upper(mean, log(2/delta)/m)."""
     if m < 1:
         raise ValueError(f"need at least one weight sample, got m={m}")
@@ -207,12 +207,16 @@ def _grid_index(lam: float, b: float, c: float) -> int:
 
 def _optimize_posterior(net: TrainedNetwork, w: torch.Tensor, w0: torch.Tensor, delta_pb: float, b: float,
                         c: float, steps: int, lr: float, batch_size: int, generator: torch.Generator):
-    """Dziugaite & Roy 2017, Section 4: minimise over (mu, log s_i, log lam) by RMSprop
-        surrogate(mu + s * eps) + sqrt(B / 2),   B = (KL(Q||P_lam) + log(2 sqrt(n)) + 2 log j(lam) + log(pi^2/(6 delta))) / n,
-    with one Gaussian draw eps per step (reparameterization), the surrogate the minibatch
-    cross-entropy divided by log(num_classes) (theirs for multiclass, a smooth stand-in for the 0-1
-    error), j(lam) = b log(c/lam) relaxed to a real number and lam kept below the grid's top c exp(-1/b).
-    Started as they start: mu at the trained weights, s_i = 2 |w_i|; lam at c exp(-1/b)."""
+    """Dziugaite & Roy 2017, Section 3 ("Optimizing the PAC-Bayes bound"): minimise by RMSprop over
+    (mu, log s_i, log lam)
+        surrogate(mu + s * eps) + sqrt(B / 2),
+        B = (KL(Q||P_lam) + log(2 sqrt(n)) + 2 log j(lam) + log(pi^2/(6 delta))) / n,
+    with one Gaussian draw eps per step (reparameterization), the surrogate the minibatch softmax
+    cross-entropy divided by log(num_classes) (a smooth stand-in for the 0-1 error; theirs is the
+    logistic loss divided by log 2 on binary MNIST), j(lam) = b log(c/lam) relaxed to a real number
+    and lam kept below the grid's top c exp(-1/b).
+    mu and s_i start as theirs do (mu at the trained weights, s_i = 2 |w_i|); lam starts at the top of
+    the grid, c exp(-1/b)."""
     x, y = net.data.x_train, net.data.y_train
     n, k = len(y), net.data.num_classes
     model = net.model  # eval mode: the network the samples are certified with
@@ -288,11 +292,11 @@ def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, posterior: str = "
 
     emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, net.data.x_test, net.data.y_test)
     emp_upper = sample_error_upper(emp, m, delta_samples)
-    rhs = (kl + math.log(2 * math.sqrt(n)) + prior_grid_penalty(j, delta_pb)) / n
     with torch.no_grad():
         train_error = (net.model(x).argmax(1) != y).float().mean().item()
     return PacBayesResult(
-        bound=kl_inverse_upper(emp_upper, rhs), posterior=posterior, kl=kl, s=s_report, prior_var=lam, j=j,
+        bound=kl_bound(emp_upper, kl, n, grid_delta(j, delta_pb)), posterior=posterior, kl=kl, s=s_report,
+        prior_var=lam, j=j,
         sampled_train_error=emp, sampled_train_error_upper=emp_upper, train_error=train_error,
         sampled_test_error=test, dist_to_init=float((mu - w0).norm()), n=n, d=d, m=m, delta=delta,
         delta_pac_bayes=delta_pb, delta_samples=delta_samples, b=b, c=c,

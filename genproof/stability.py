@@ -116,18 +116,23 @@ def measure_stability(data: Dataset, model: ModelConfig, config: TrainConfig, in
     return out
 
 
-def estimate_lipschitz(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """max_i ||grad_w f(w; z_i)|| at the current weights, from per-example gradients (torch.func).
-    A lower estimate of the Lipschitz constant L (the sup over all weights the run visits and all
-    examples), said so wherever it is used."""
+def estimate_lipschitz(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 128) -> float:
+    """max_i ||grad_w f(w; z_i)|| at the current weights, from per-example gradients (torch.func,
+    `chunk` examples at a time so memory stays at chunk x parameters). A lower estimate of the
+    Lipschitz constant L (the sup over all weights the run visits and all examples), said so
+    wherever it is used."""
     params = {k: v.detach() for k, v in model.named_parameters()}
 
     def loss(p, xi, yi):
         return F.cross_entropy(functional_call(model, p, (xi[None],)), yi[None])
 
     model.eval()
-    grads = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
-    return torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads.values())).max().item()
+    per_example = vmap(grad(loss), in_dims=(None, 0, 0))
+    norms = []
+    for i in range(0, len(x), chunk):
+        grads = per_example(params, x[i:i + chunk], y[i:i + chunk])
+        norms.append(torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads.values())))
+    return torch.cat(norms).max().item()
 
 
 def estimate_smoothness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iterations: int = 20,

@@ -153,12 +153,15 @@ def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
     upper, lower = bhlm_upper(arch), mlp_lower(d, config.width, config.depth)
     common = {"train_error": s["train_error"], "n": n, "delta": delta, "W": arch.W, "L": arch.L,
               "num_classes": s["num_classes"]}
+    bounds = ("test error" if s["num_classes"] == 2 else
+              f"test error of the 2-class network of this architecture (VC dimension is binary; this one has "
+              f"{s['num_classes']} classes)")
     rows = []
     for name, vc, source in (
         ("VC (BHLM upper bound on VCdim)", upper, "Mohri et al. 2018 Cor. 3.19; BHLM 2019 Theorem 6"),
         ("VC (lower bound on VCdim: no VC bound is smaller)", lower, "Mohri et al. 2018 Cor. 3.19; zhang2017 Thm 1"),
     ):
         value = vc_bound(s["train_error"], vc, n, delta)
-        rows.append(Bound(name, source, value, detail={**common, "vc_dimension": vc, "vacuous": value > 1}))
+        rows.append(Bound(name, source, value, bounds, detail={**common, "vc_dimension": vc, "vacuous": value > 1}))
     return rows
 

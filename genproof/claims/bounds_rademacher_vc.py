@@ -189,7 +189,8 @@ def _measure_vc(setting: VCSetting, root) -> dict:
 
 register(Claim(
     id="zhang2017.vc-vacuous",
-    source="zhang2017, Section 2.4; Bartlett, Harvey, Liaw, Mehrabian 2019 (JMLR) Theorem 6; Mohri et al. 2018 Cor. 3.19",
+    source=("zhang2017, Section 2.4; Bartlett, Harvey, Liaw, Mehrabian 2019 (JMLR) Theorem 6; "
+            "Mohri et al. 2018 Cor. 3.19"),
     statement=("For a network that fits random labels the VC bound on the test error exceeds 1 (its VC dimension "
                "W L log W dwarfs n), while for halfspaces on the same inputs, with n >> d, it is below 1."),
     settings={"quick": VCSetting(MLP_DIGITS), "full": VCSetting(MLP_CIFAR, n_sigma=1)},

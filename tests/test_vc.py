@@ -1,0 +1,75 @@
+"""genproof.vc: counts, the BHLM and VC bounds at hand-computed inputs, halfspaces against
+constructions.shattering."""
+
+import math
+
+import numpy as np
+import pytest
+
+from constructions.shattering import is_shattered
+from empirical.fit import DataConfig, FitConfig
+from empirical.models import ModelConfig, build
+from empirical.train import TrainConfig
+from genproof import vc
+from genproof.trained import TrainedNetwork
+
+
+def test_mlp_counts_match_the_built_network():
+    arch = vc.mlp_architecture(64, 512, 1)
+    assert (arch.W, arch.L, arch.U) == (64 * 512 + 512 + 512 + 1, 2, 513)
+    assert vc.count_layers(build(ModelConfig("mlp", 512, 1), (1, 8, 8), 1)) == (arch.W, arch.L)
+    deep = vc.mlp_architecture(10, 20, 3)
+    assert (deep.W, deep.L) == (11 * 20 + 2 * 21 * 20 + 21, 4)
+    assert vc.count_layers(build(ModelConfig("mlp", 20, 3), (10,), 1)) == (deep.W, deep.L)
+    assert vc.count_layers(build(ModelConfig("cnn", channels=4), (1, 8, 8), 2))[1] == 3  # two convs, one linear
+
+
+def test_bhlm_upper_at_a_hand_computed_architecture():
+    # 1 -> 1 -> 1: W_1 = 2, W_2 = 4, Lbar = 6/4, R = 1 + 2 = 3, p = 1:
+    # 2 + 1.5 * 4 * log2(12 e log2(6 e)) = 2 + 6 * 7.03760 = 44.2256
+    assert vc.bhlm_upper(vc.Architecture((1, 1), (2, 2))) == pytest.approx(44.22559, abs=1e-5)
+    # The O(W L log W) scale, and never below the lower bound for the MLP.
+    arch = vc.mlp_architecture(64, 512, 1)
+    assert vc.mlp_lower(64, 512, 1) == 512 < vc.bhlm_upper(arch) < 2 * arch.W * arch.L * math.log2(arch.W)
+
+
+def test_mlp_lower():
+    assert vc.mlp_lower(64, 10, 1) == 65  # halfspaces win for a narrow net
+    assert vc.mlp_lower(64, 512, 2) == 65  # zhang2017 Theorem 1 is for one hidden layer
+
+
+def test_vc_bound_at_hand_computed_inputs():
+    # d = 10, n = 1000: sqrt(2 * 10 log(100 e) / 1000) + sqrt(log 20 / 2000) = 0.334818 + 0.038702
+    assert vc.vc_bound(0.0, 10, 1000, 0.05) == pytest.approx(0.373521, abs=1e-6)
+    assert vc.log_growth(2000, 1000) == pytest.approx(1000 * math.log(2))  # d >= n: 2^n labelings
+    assert vc.log_growth(0, 1000) == 0.0
+    with pytest.raises(ValueError, match="delta"):
+        vc.vc_bound(0.0, 10, 1000, 0.0)
+
+
+def test_vc_bound_is_monotone():
+    n = 1437
+    in_d = [vc.vc_bound(0.0, d, n, 0.05) for d in range(0, 3 * n)]
+    assert all(a <= b + 1e-15 for a, b in zip(in_d, in_d[1:]))
+    in_n = [vc.vc_bound(0.0, 50, n, 0.05) for n in range(50, 5000)]
+    assert all(a >= b - 1e-15 for a, b in zip(in_n, in_n[1:]))
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_halfspaces_shatter_d_plus_1_points_and_not_d_plus_2(d):
+    rng = np.random.default_rng(d)
+    vcd = vc.halfspace_vc_dimension(d)
+    assert vcd == d + 1
+    assert is_shattered(rng.normal(size=(vcd, d)))[0]
+    assert not is_shattered(rng.normal(size=(vcd + 1, d)))[0]
+
+
+def test_bound_rows(tmp_path):
+    tiny = FitConfig(DataConfig("digits", n_train=100, n_test=50), ModelConfig("mlp", width=64),
+                     TrainConfig(lr=0.1, momentum=0.9, batch_size=50, max_steps=200))
+    rows = vc.bound_rows(TrainedNetwork.load(tiny, tmp_path))
+    upper, lower = rows
+    assert upper.detail["vc_dimension"] > lower.detail["vc_dimension"] == 65
+    assert upper.value >= lower.value > 1  # d >= n = 100: sqrt(2 log 2) = 1.18 alone
+    cnn = FitConfig(tiny.data, ModelConfig("cnn", channels=4), tiny.train)
+    assert vc.bound_rows(TrainedNetwork.load(cnn, tmp_path)) == []
