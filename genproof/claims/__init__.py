@@ -18,12 +18,15 @@ Every module in this package registers its claims on import; `all_claims()` impo
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from threadpoolctl import threadpool_limits
 
 from empirical.records import to_jsonable
 
@@ -125,6 +128,20 @@ def select(patterns: list[str] | None = None) -> list[Claim]:
     if unmatched:
         raise ValueError(f"no claim matches {unmatched}; claims: {', '.join(c.id for c in claims)}")
     return [c for c in claims if any(fnmatch(c.id, p) for p in patterns)]
+
+
+def one_blas_thread(measure):
+    """Run `measure` with one BLAS thread. Speed: OpenBLAS's worker threads busy-wait, and on a
+    shared 2-core machine a threaded Cholesky of a 2,000 x 2,000 kernel matrix took 2.8 s against
+    0.07 s on one thread (the SGD claims: 16 s against 5 s). Safety: the threaded syrk and potrf
+    of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
+
+    @functools.wraps(measure)
+    def measure_on_one_thread(setting, root):
+        with threadpool_limits(1, user_api="blas"):
+            return measure(setting, root)
+
+    return measure_on_one_thread
 
 
 def fmt(v) -> str:

@@ -27,8 +27,7 @@ from empirical.models import ModelConfig
 from empirical.train import TrainConfig
 from genproof import rademacher, vc
 
-from . import Claim, register
-from .min_norm import one_blas_thread
+from . import Claim, one_blas_thread, register
 
 MLP_DIGITS = FitConfig(DataConfig("digits"), ModelConfig("mlp", width=512, depth=1),
                        TrainConfig(lr=0.1, momentum=0.9, batch_size=128, max_steps=5_000))

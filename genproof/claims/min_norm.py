@@ -8,13 +8,11 @@ these checks are cheap (seconds), so they are computed afresh rather than cached
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binomtest
 from sklearn.svm import SVC
-from threadpoolctl import threadpool_limits
 
 from constructions.kernels import (RBF, gabor_features, interpolate, random_conv_features,
                                    random_fourier_features)
@@ -22,23 +20,9 @@ from constructions.min_norm import (min_norm_cvxpy, min_norm_solution, row_space
                                     span_residual)
 from empirical.data import DataNotFoundError, load
 
-from . import Claim, register
+from . import Claim, one_blas_thread, register
 
 SOURCE = "zhang2017, Section 5 (Implicit regularization: an appeal to linear models)"
-
-
-def one_blas_thread(measure):
-    """Run `measure` with one BLAS thread. Speed: OpenBLAS's worker threads busy-wait, and on a
-    shared 2-core machine a threaded Cholesky of a 2,000 x 2,000 kernel matrix took 2.8 s against
-    0.07 s on one thread (the SGD claims: 16 s against 5 s). Safety: the threaded syrk and potrf
-    of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
-
-    @functools.wraps(measure)
-    def measure_on_one_thread(setting, root):
-        with threadpool_limits(1, user_api="blas"):
-            return measure(setting, root)
-
-    return measure_on_one_thread
 
 
 # --- linear problems -------------------------------------------------------------------------------
