@@ -47,15 +47,19 @@ def _measure_d_plus_1(setting: ShatterSetting, root) -> dict:
             "labelings_decided": labelings}
 
 
+# Random Gaussian point sets: `sets` per dimension (shared by both claims).
+SETTINGS = {
+    "quick": ShatterSetting(dims=(1, 2, 3, 4, 5), sets=5),
+    "full": ShatterSetting(dims=(1, 2, 3, 4, 5, 6, 7, 8), sets=20),
+}
+
+
 register(Claim(
     id="classical.halfspaces-shatter-d-plus-1",
     source=SOURCE,
     statement=("Affine halfspaces sign(<w, x> + b) in R^d shatter d + 1 points in general position: all 2^(d+1) "
                "labelings are realized."),
-    settings={
-        "quick": ShatterSetting(dims=(1, 2, 3, 4, 5), sets=5),
-        "full": ShatterSetting(dims=(1, 2, 3, 4, 5, 6, 7, 8), sets=20),
-    },
+    settings=SETTINGS,
     tolerances={
         # Sets of the `sets` drawn per dimension that may fail to be shattered: none. Gaussian
         # points are affinely independent with probability 1, and then every labeling is realized
@@ -89,10 +93,7 @@ register(Claim(
     source=SOURCE,
     statement=("No d + 2 points in R^d are shattered by affine halfspaces: the labeling given by their Radon "
                "partition (and its negation) is not realized, and for points in general position it is the only one."),
-    settings={
-        "quick": ShatterSetting(dims=(1, 2, 3, 4, 5), sets=5),
-        "full": ShatterSetting(dims=(1, 2, 3, 4, 5, 6, 7, 8), sets=20),
-    },
+    settings=SETTINGS,
     tolerances={
         # Random sets that are shattered, or whose failing labelings differ from the Radon pair: none.
         # Both statements are theorems for points in general position (probability 1 here).
