@@ -25,6 +25,8 @@ NAMES = ("mlp", "cnn", "resnet18", "inception-small")
 @dataclass(frozen=True)
 class ModelConfig:
     """A model by name and its size: `width` and `depth` are read by `mlp`, `channels` by `cnn`;
+    `features` (read by `mlp`, None: `width`) is the width of the last hidden layer, the
+    representation a linear head or probe reads (a bottleneck keeps a probe small, bansal2021);
     `dropout` (before the last layer, and after every hidden layer of `mlp`) by all."""
 
     name: str = "mlp"
@@ -32,6 +34,7 @@ class ModelConfig:
     depth: int = 1
     channels: int = 32
     dropout: float = 0.0
+    features: int | None = None
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -47,16 +50,30 @@ def build(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int, s
         raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
     if config.width < 1 or config.depth < 0 or config.channels < 1:
         raise ValueError(f"width and channels must be >= 1 and depth >= 0, got {config}")
+    if config.features is not None and (config.name != "mlp" or config.depth < 1 or config.features < 1):
+        raise ValueError(f"features (a bottleneck width >= 1) is read by an mlp of depth >= 1 only, got {config}")
     input_shape = tuple(int(s) for s in input_shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if config.name == "mlp":
-            return MLP(input_shape, num_classes, config.width, config.depth, config.dropout)
+            return MLP(input_shape, num_classes, config.width, config.depth, config.dropout, config.features)
         if config.name == "cnn":
             return SmallCNN(input_shape, num_classes, config.channels, config.dropout)
         if config.name == "resnet18":
             return ResNet18(input_shape, num_classes, config.dropout)
         return InceptionSmall(input_shape, num_classes, config.dropout)
+
+
+def build_encoder(config: ModelConfig, input_shape: tuple[int, ...], seed: int = 0) -> tuple[nn.Module, int]:
+    """The model `config` without its last linear layer: the backbone whose output a linear head
+    (end-to-end) or a probe (self-supervised + simple) reads, and that output's width. Its weights
+    at initialisation are those of `build(config, input_shape, C, seed)` for any C (the head is
+    built last)."""
+    model = build(config, input_shape, num_classes=1, seed=seed)
+    name, head = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    parent = model.get_submodule(name.rpartition(".")[0])
+    setattr(parent, name.rpartition(".")[2], nn.Identity())
+    return model, head.in_features
 
 
 def _conv_shape(input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -76,11 +93,15 @@ def _layers(ndim: int):
 
 
 class MLP(nn.Module):
-    """x -> [Linear -> ReLU -> Dropout] * depth -> Linear (zhang2017's MLP 1x512 and 3x512)."""
+    """x -> [Linear -> ReLU -> Dropout] * depth -> Linear (zhang2017's MLP 1x512 and 3x512); the
+    last hidden layer has `features` units (default `width`)."""
 
-    def __init__(self, input_shape, num_classes, width=512, depth=1, dropout=0.0):
+    def __init__(self, input_shape, num_classes, width=512, depth=1, dropout=0.0, features=None):
         super().__init__()
-        dims = [int(torch.tensor(input_shape).prod())] + [width] * depth
+        hidden = [width] * depth
+        if depth and features:
+            hidden[-1] = features
+        dims = [int(torch.tensor(input_shape).prod())] + hidden
         layers: list[nn.Module] = [nn.Flatten()]
         for d_in, d_out in zip(dims[:-1], dims[1:]):
             layers += [nn.Linear(d_in, d_out), nn.ReLU()]

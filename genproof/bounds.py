@@ -6,6 +6,10 @@ This is the user's main command. It writes `<out>/bounds-<hash>/` with `config.j
 `<out>/fit-<hash>/` of `empirical.fit`. The bound rows (Rademacher, VC, norm-based, PAC-Bayes,
 stability) are evaluated on the same trained network (`genproof.trained.TrainedNetwork`); each
 row gives an upper bound on the test error, the gap it implies, and whether it is vacuous.
+
+With `--sss` the report adds bansal2021's RRM decomposition and Theorem II bounds for a
+self-supervised + simple procedure and the end-to-end one on the same data (`genproof.rrm`, its
+run cached as `<out>/rrm-<hash>/`).
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
 
 @dataclass(frozen=True)
 class BoundsConfig:
-    """The trained network the bounds are evaluated on, and the bounds' confidence 1 - delta."""
+    """The trained network the bounds are evaluated on, the bounds' confidence 1 - delta, and
+    `sss`: the tier at which to add bansal2021's RRM experiment on the same data (SSS and
+    end-to-end, `genproof.rrm.tier_config`), or None."""
 
     fit: FitConfig
     delta: float = 0.05
+    sss: str | None = None
 
 
 def config_from_args(args: argparse.Namespace) -> BoundsConfig:
@@ -54,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> BoundsConfig:
         model = replace(model, name=args.model)
     train = replace(train, device=args.device)
     data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
-    return BoundsConfig(FitConfig(data, model, train, "true", args.seed), args.delta)
+    return BoundsConfig(FitConfig(data, model, train, "true", args.seed), args.delta, args.tier if args.sss else None)
 
 
 def bound_providers() -> list:
@@ -85,8 +92,14 @@ def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
                          "implied_gap": implied, "vacuous": b.value >= 1 if is_bound else None,
                          "ratio_to_gap": implied / measured["gap"] if is_bound and measured["gap"] > 0 else None,
                          "detail": b.detail})
-    return {"dataset": config.fit.data.name, "model": config.fit.model.name, "delta": config.delta,
-            "fit_run": str(net.record.path), "measured": measured, "bounds": rows}
+    result = {"dataset": config.fit.data.name, "model": config.fit.model.name, "delta": config.delta,
+              "fit_run": str(net.record.path), "measured": measured, "bounds": rows}
+    if config.sss:
+        from . import rrm
+
+        record = rrm.run(rrm.tier_config(config.sss, config.fit.data.name, config.fit.data.data_dir), out)
+        result["rrm"] = dict(record.summary, run=str(record.path))
+    return result
 
 
 def report_markdown(result: dict) -> str:
@@ -108,6 +121,10 @@ def report_markdown(result: dict) -> str:
     text += markdown_table(["bound", "source", "bounds", "value", "implied gap", "measured gap", "vacuous",
                             "implied / measured gap"], bound_rows)
     text += f"\nTraining run: `{result['fit_run']}`\n"
+    if "rrm" in result:
+        from .rrm import markdown
+
+        text += "\n" + markdown(result["rrm"]) + f"\nRRM run: `{result['rrm']['run']}`\n"
     return text
 
 
@@ -145,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tier", choices=TIERS, default="quick")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for the run directories (default runs/)")
     parser.add_argument("--force", action="store_true", help="train again even if the cache has this run")
+    parser.add_argument("--sss", action="store_true",
+                        help="add the RRM rows of bansal2021: SSS and end-to-end on the same data, clean and noisy")
     args = parser.parse_args(argv)
     if not 0 < args.delta < 1:
         parser.error(f"--delta must be in (0, 1), got {args.delta}")

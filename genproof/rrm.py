@@ -1,0 +1,363 @@
+"""The RRM decomposition of the generalization gap and the memorization-gap bounds (bansal2021:
+Bansal, Kaplun, Barak, "For self-supervised learning, Rationality implies generalization,
+provably", ICLR 2021, arXiv 2010.08508; Section 2 for the gaps, Theorem II for the bound).
+
+The η-noisy experiment (`empirical.noisy`) trains a procedure T once on the clean training set and
+once with a random η fraction of the labels replaced by wrong ones (the set B of noisy points is
+kept). Every accuracy is against the ORIGINAL labels:
+    Train(0), Test(0)   the clean run on all training points and on the test set,
+    Train(η)            the noisy run on all training points,
+    NTrain(η)           the noisy run on the points of B only,
+    Test(η)             the noisy run on the test set.
+The gaps (`gaps`):
+    generalization gap  Train(0) - Test(0)
+    robustness gap      max(0, Train(0) - Train(η))
+    memorization gap    Train(η) - NTrain(η)
+    rationality gap     max(0, NTrain(η) - Test(η))
+    RRM bound           robustness + memorization + rationality.
+The identity that links them, exactly, with nothing hidden:
+    Train(0) - Test(0) = [Train(0) - Train(η)] + [Train(η) - NTrain(η)] + [NTrain(η) - Test(η)]
+                         + [Test(η) - Test(0)],
+so  RRM bound - generalization gap = clip_slack - test_shift, where clip_slack >= 0 is what the two
+max(0, .) add and test_shift = Test(η) - Test(0). The RRM bound holds whenever the noise does not
+raise the test accuracy by more than the clipping adds. We could not check the paper's text here:
+the definitions above follow its Section 2 as we read it; the authors' released numbers
+(ICLR2021-rep-gen/Rationality-Generalization) add up to the gap with a single test accuracy, so
+`rationality_gap_test0` = max(0, NTrain(η) - Test(0)) is recorded beside it.
+
+Bounds on the memorization gap (Theorem II: the memorization gap of an SSS procedure is bounded
+by the complexity of its simple classifier, not of its representation). Both proofs are written out
+in `notebooks/rrm_decomposition.ipynb`:
+- description length (`description_length_bound`): if the classifier, given the representation,
+  is one of at most 2**k (k bits: number of weights times bits per weight after quantization),
+  then E[memorization gap] <= sqrt(k ln 2 / (2 m)), m = |B| the number of noisy points. Proof:
+  the decoupling lemma of Xu and Raginsky (2017, Lemma 1) for the statistic "accuracy on B minus
+  accuracy off B", sub-Gaussian with proxy 1/(4 m (1 - η)^2) over the uniformly random B
+  (Hoeffding 1963, sampling without replacement), and I(g; B, ỹ_B) <= H(g) <= k ln 2 nats.
+  A certificate: it uses no test data and holds in expectation over the noise.
+- deviation complexity (`deviation_complexity`, `deviation_bound`): with Δ_i = g(x_i) - y_i and
+  N_i = ỹ_i - y_i (mod C) at a uniformly random training point, memorization gap
+  <= sqrt(I(Δ; N) / 2) / η (Pinsker), I in nats. This is the measure of the authors' tables
+  (`C^dc`, computed there in bits, which only loosens it); here I is the plug-in estimate from the
+  noisy runs' n pairs (biased upwards by about (C - 1)^2 / (2 n) nats), an estimate, not a certificate.
+Substituting a bound for the memorization gap gives a bound on the generalization gap:
+    gap <= robustness + rationality + bound(memorization)    (`gap_bound`),
+and, assuming rationality (rationality gap 0, which the measured gap can confirm), one that uses
+no test data at all: gap <= robustness + bound(memorization)    (`gap_bound_no_test`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from empirical.fit import DataConfig
+from empirical.models import ModelConfig
+from empirical.noisy import Procedure, accuracies, deviations
+from empirical.records import Record, cached_run, default_root, save_figure
+from empirical.sss import ProbeConfig, SSLConfig
+from empirical.train import TrainConfig
+
+GAPS = ("generalization_gap", "robustness_gap", "memorization_gap", "rationality_gap", "rrm_bound")
+
+
+def gaps(train0: float, test0: float, train_eta: float, ntrain_eta: float, test_eta: float) -> dict:
+    """The gaps of one clean run (Train(0), Test(0)) and one η-noisy run (Train(η), NTrain(η),
+    Test(η)), as the module docstring defines them, with the terms of the exact identity:
+    `generalization_gap == robustness_raw + memorization_gap + rationality_raw + test_shift`
+    (up to rounding; `identity_residual` is the difference as computed)."""
+    for name, v in dict(train0=train0, test0=test0, train_eta=train_eta, ntrain_eta=ntrain_eta,
+                        test_eta=test_eta).items():
+        if not 0 <= v <= 1:
+            raise ValueError(f"{name} is an accuracy and must lie in [0, 1], got {v}")
+    gap = train0 - test0
+    robustness_raw, memorization, rationality_raw = train0 - train_eta, train_eta - ntrain_eta, ntrain_eta - test_eta
+    test_shift = test_eta - test0
+    robustness, rationality = max(0.0, robustness_raw), max(0.0, rationality_raw)
+    return {
+        "generalization_gap": gap, "robustness_gap": robustness, "memorization_gap": memorization,
+        "rationality_gap": rationality, "rrm_bound": robustness + memorization + rationality,
+        "robustness_raw": robustness_raw, "rationality_raw": rationality_raw, "test_shift": test_shift,
+        "clip_slack": (robustness - robustness_raw) + (rationality - rationality_raw),
+        "identity_residual": gap - (robustness_raw + memorization + rationality_raw + test_shift),
+        "rationality_gap_test0": max(0.0, ntrain_eta - test0),
+    }
+
+
+def description_length_bound(bits: float, n_noisy: int) -> float:
+    """sqrt(k ln 2 / (2 m)): the bound on the expected memorization gap of a classifier described,
+    given the representation, in k = `bits` bits, with m = `n_noisy` noisy training points (module
+    docstring; derived in notebooks/rrm_decomposition.ipynb)."""
+    if bits < 0 or n_noisy < 1:
+        raise ValueError(f"bits must be >= 0 and n_noisy >= 1, got bits={bits}, n_noisy={n_noisy}")
+    return math.sqrt(bits * math.log(2) / (2 * n_noisy))
+
+
+def deviation_complexity(deviation: np.ndarray, noise: np.ndarray) -> float:
+    """I(Δ; N) in nats, the plug-in mutual information (scikit-learn's `mutual_info_score`) of the
+    pairs (Δ_i, N_i): the deviation of the prediction from the original label and the noise added
+    to the label, both mod C, pooled over the training points (and runs) given."""
+    from sklearn.metrics import mutual_info_score
+
+    deviation, noise = np.asarray(deviation).ravel(), np.asarray(noise).ravel()
+    if deviation.shape != noise.shape or deviation.size == 0:
+        raise ValueError(f"deviation and noise must be matching non-empty arrays, "
+                         f"got {deviation.shape} and {noise.shape}")
+    return float(mutual_info_score(deviation, noise))
+
+
+def deviation_bound(mutual_information: float, eta: float) -> float:
+    """sqrt(I / 2) / η: the bound on the memorization gap from the deviation complexity I (nats)."""
+    if not 0 < eta < 1 or mutual_information < 0:
+        raise ValueError(f"eta must be in (0, 1) and the mutual information >= 0, "
+                         f"got eta={eta}, I={mutual_information}")
+    return math.sqrt(mutual_information / 2) / eta
+
+
+def interval(values, confidence: float = 0.95) -> dict:
+    """Mean and Student-t interval of the mean (a single value: the interval is that value)."""
+    from scipy import stats
+
+    xs = np.asarray([v for v in values if v is not None], dtype=float)
+    if xs.size == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    mean = float(xs.mean())
+    if xs.size == 1:
+        return {"mean": mean, "low": mean, "high": mean, "n": 1}
+    half = float(stats.t.ppf((1 + confidence) / 2, xs.size - 1) * xs.std(ddof=1) / math.sqrt(xs.size))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(xs.size)}
+
+
+@dataclass(frozen=True)
+class RRMConfig:
+    """The RRM experiment: every procedure on `data`, a clean and an η-noisy run for each seed;
+    and, for the train/test-versus-noise picture, the first seed at every rate of `sweep`."""
+
+    data: DataConfig = DataConfig("mnist1d", n_train=10_000, n_test=2_000)
+    procedures: tuple[Procedure, ...] = (Procedure("sss"), Procedure("e2e"))
+    eta: float = 0.2
+    seeds: tuple[int, ...] = (0, 1, 2)
+    sweep: tuple[float, ...] = ()
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if not 0 < self.eta < 1:
+            raise ValueError(f"eta must be in (0, 1), got {self.eta}")
+        if not self.seeds or not self.procedures:
+            raise ValueError("an RRM experiment needs at least one seed and one procedure")
+        if any(not 0 <= e < 1 for e in self.sweep):
+            raise ValueError(f"sweep rates must be in [0, 1), got {self.sweep}")
+
+
+def measure_seed(procedure: Procedure, config: RRMConfig, seed: int, root) -> dict:
+    """Clean and noisy run of one seed: their accuracies, the gaps and the bounds."""
+    clean = accuracies(procedure, config.data, 0.0, seed, root)
+    noisy = accuracies(procedure, config.data, config.eta, seed, root)
+    row = {"seed": seed, "train0": clean["train_acc"], "test0": clean["test_acc"], "train_eta": noisy["train_acc"],
+           "ntrain_eta": noisy["ntrain_acc"], "test_eta": noisy["test_acc"], "fit_acc_eta": noisy["fit_acc"],
+           "n_train": noisy["n_train"], "n_noisy": noisy["n_noisy"], "description_bits": noisy["description_bits"]}
+    row.update(gaps(row["train0"], row["test0"], row["train_eta"], row["ntrain_eta"], row["test_eta"]))
+    deviation, noise = deviations(procedure, config.data, config.eta, seed, root)
+    row["deviation_complexity_nats"] = deviation_complexity(deviation, noise)
+    row["mem_bound_description"] = description_length_bound(row["description_bits"], row["n_noisy"])
+    row["mem_bound_deviation"] = deviation_bound(row["deviation_complexity_nats"], config.eta)
+    for kind in ("description", "deviation"):
+        bound = row[f"mem_bound_{kind}"]
+        row[f"gap_bound_{kind}"] = row["robustness_gap"] + row["rationality_gap"] + bound
+        row[f"gap_bound_no_test_{kind}"] = row["robustness_gap"] + bound
+    return row
+
+
+SUMMARY_TERMS = GAPS + ("train0", "test0", "train_eta", "ntrain_eta", "test_eta", "fit_acc_eta", "test_shift",
+                        "clip_slack", "identity_residual", "rationality_gap_test0", "deviation_complexity_nats",
+                        "mem_bound_description", "mem_bound_deviation", "gap_bound_description",
+                        "gap_bound_deviation", "gap_bound_no_test_description", "gap_bound_no_test_deviation")
+
+
+def run(config: RRMConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
+    """Run (or take from the cache) the RRM experiment. summary.json: `procedures`, one entry per
+    procedure with `label`, `per_seed` rows (`measure_seed`), `mean` and `interval` of every term of
+    `SUMMARY_TERMS`, `dominant` (the largest of the three gaps, by mean; none if all are <= 0), `description_bits`,
+    `pooled_deviation_complexity_nats` and its bound, and `sweep` rows (eta, fit_acc, train_acc,
+    test_acc); figures `rrm.png` and, with a sweep, `noise.png`."""
+    root = Path(root or default_root())
+
+    def compute(out: Path) -> dict:
+        from tqdm.auto import tqdm
+
+        result = {"dataset": config.data.name, "n_train": None, "eta": config.eta, "seeds": list(config.seeds),
+                  "confidence": config.confidence, "procedures": {}}
+        jobs = [(p, s) for p in config.procedures for s in config.seeds]
+        rows: dict[str, list] = {p.kind: [] for p in config.procedures}
+        for p, s in tqdm(jobs, desc="rrm runs", unit="seed", disable=None):
+            rows[p.kind].append(measure_seed(p, config, s, root))
+        for p in config.procedures:
+            per_seed = rows[p.kind]
+            pairs = [deviations(p, config.data, config.eta, s, root) for s in config.seeds]
+            pooled = deviation_complexity(np.concatenate([d for d, _ in pairs]), np.concatenate([n for _, n in pairs]))
+            stats = {t: interval([r[t] for r in per_seed], config.confidence) for t in SUMMARY_TERMS}
+            means = {t: v["mean"] for t, v in stats.items()}
+            dominant = max(("robustness_gap", "memorization_gap", "rationality_gap"), key=lambda t: means[t])
+            if means[dominant] <= 0:
+                dominant = "none (all three <= 0)"
+            sweep = [dict(accuracies(p, config.data, e, config.seeds[0], root), eta=e) for e in config.sweep]
+            result["procedures"][p.kind] = {
+                "label": p.label, "per_seed": per_seed, "mean": means, "interval": stats, "dominant": dominant,
+                "description_bits": per_seed[0]["description_bits"],
+                "pooled_deviation_complexity_nats": pooled,
+                "pooled_mem_bound_deviation": deviation_bound(pooled, config.eta),
+                "sweep": [{k: r[k] for k in ("eta", "fit_acc", "train_acc", "test_acc")} for r in sweep],
+            }
+            result["n_train"] = per_seed[0]["n_train"]
+        save_figure(decomposition_figure(result), out / "rrm.png")
+        if config.sweep:
+            save_figure(noise_figure(result), out / "noise.png")
+        return result
+
+    return cached_run(root, "rrm", config, compute, force=force)
+
+
+def decomposition_figure(result: dict):
+    """Per procedure: the measured generalization gap beside the stacked robustness, memorization
+    and rationality gaps (means over seeds, with the seeds' intervals on the gap)."""
+    import matplotlib.pyplot as plt
+
+    procs = list(result["procedures"].values())
+    fig, ax = plt.subplots(figsize=(2.6 * len(procs) + 2, 4))
+    x = np.arange(len(procs))
+    gap = [p["interval"]["generalization_gap"] for p in procs]
+    ax.bar(x - 0.2, [g["mean"] for g in gap], 0.35, color="0.4", label="generalization gap",
+           yerr=[[g["mean"] - g["low"] for g in gap], [g["high"] - g["mean"] for g in gap]], capsize=4)
+    bottom = np.zeros(len(procs))
+    for term, color in (("robustness_gap", "C2"), ("memorization_gap", "C3"), ("rationality_gap", "C1")):
+        values = np.array([p["mean"][term] for p in procs])
+        ax.bar(x + 0.2, values, 0.35, bottom=bottom, color=color, label=term.replace("_", " "))
+        bottom += values
+    ax.set_xticks(x, [p["label"] for p in procs])
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(ylabel="accuracy points (fraction)",
+           title=f"RRM decomposition on {result['dataset']}, eta = {result['eta']:g} ({len(result['seeds'])} seeds)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def noise_figure(result: dict):
+    """bansal2021's picture: accuracy on the labels trained on (train) and test accuracy against the
+    noise rate, for each procedure: SSS train and test fall together, end-to-end train stays at 100%."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for i, p in enumerate(result["procedures"].values()):
+        etas = [r["eta"] for r in p["sweep"]]
+        ax.plot(etas, [r["fit_acc"] for r in p["sweep"]], "-o", color=f"C{i}",
+                label=f"{p['label']} train (on the labels given)")
+        ax.plot(etas, [r["test_acc"] for r in p["sweep"]], "--s", color=f"C{i}", label=f"{p['label']} test")
+    ax.set(xlabel="noise rate eta", ylabel="accuracy", ylim=(0, 1.02), title=f"label noise on {result['dataset']}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None) -> RRMConfig:
+    """The RRM experiment a tier runs on `dataset`. quick (CPU): the MLP backbone 512-512-32 (a
+    32-unit representation keeps the probe's description short), SimCLR for 2,000 steps, a probe
+    quantized to 4 bits per weight; end-to-end with Adam (lr 1e-3) until it fits, within 50,000
+    steps (40% noise takes about 30,000); mnist1d with 10,000
+    training points, η = 0.2, three seeds. full (GPU): ResNet-18 (512 features), SimCLR with crops
+    (and, on CIFAR-10, flips and colour jitter) for 20,000 steps, on all the training points of
+    CIFAR-10 or Fashion-MNIST, one seed."""
+    if tier == "quick":
+        model = ModelConfig("mlp", width=512, depth=2, features=32)
+        n_train, n_test = (10_000, 2_000) if dataset == "mnist1d" else (None, None)
+        sss = Procedure("sss", model, SSLConfig(steps=2000), ProbeConfig(bits=4))
+        e2e = Procedure("e2e", model)
+        data = DataConfig(dataset, n_train=n_train, n_test=n_test, data_dir=data_dir)
+        return RRMConfig(data, (sss, e2e), eta=0.2, seeds=(0, 1, 2))
+    if tier == "full":
+        model = ModelConfig("resnet18")
+        sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
+                                                 color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
+                                                 projection_dim=128), ProbeConfig(bits=4))
+        e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
+                                                        batch_size=256, max_steps=50_000))
+        return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))
+    raise ValueError(f"unknown tier {tier!r}")
+
+
+def markdown(result: dict) -> str:
+    """The RRM table: one row per procedure, means over seeds with their intervals."""
+    from .report import markdown_table
+
+    def cell(p, term):
+        iv = p["interval"][term]
+        return f"{iv['mean']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]" if iv["n"] > 1 else f"{iv['mean']:.4f}"
+
+    terms = [("Train(0)", "train0"), ("Test(0)", "test0"), ("Train(eta)", "train_eta"), ("NTrain(eta)", "ntrain_eta"),
+             ("Test(eta)", "test_eta"), ("generalization gap", "generalization_gap"),
+             ("robustness gap", "robustness_gap"), ("memorization gap", "memorization_gap"),
+             ("rationality gap", "rationality_gap"), ("RRM bound", "rrm_bound"),
+             ("test shift Test(eta) - Test(0)", "test_shift"), ("clipping slack", "clip_slack"),
+             ("identity residual", "identity_residual"),
+             ("rationality gap with Test(0)", "rationality_gap_test0"),
+             ("Theorem II mem. bound, description length", "mem_bound_description"),
+             ("Theorem II mem. bound, deviation complexity", "mem_bound_deviation"),
+             ("gap bound: rob + rat + bound (description)", "gap_bound_description"),
+             ("gap bound without test data: rob + bound (description)", "gap_bound_no_test_description"),
+             ("gap bound: rob + rat + bound (deviation)", "gap_bound_deviation")]
+    procs = list(result["procedures"].values())
+    header = ["term"] + [p["label"] for p in procs]
+    rows = [[name] + [cell(p, key) for p in procs] for name, key in terms]
+    rows.append(["description length (bits)"] + [p["description_bits"] for p in procs])
+    rows.append(["dominant gap"] + [p["dominant"].replace("_", " ") for p in procs])
+    level = f"{100 * result['confidence']:g}%"
+    return (f"## RRM decomposition (bansal2021) on `{result['dataset']}`, n = {result['n_train']}, "
+            f"eta = {result['eta']:g}, seeds {result['seeds']} (mean [{level} interval])\n\n"
+            + markdown_table(header, rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from empirical.data import NAMES as DATASETS
+    from empirical.data import DataNotFoundError
+
+    parser = argparse.ArgumentParser(prog="python -m genproof.rrm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist1d")
+    parser.add_argument("--tier", choices=("quick", "full"), default="quick")
+    parser.add_argument("--data-dir", help="where the data set's files are")
+    parser.add_argument("--eta", type=float, help="noise rate (default: the tier's, 0.2)")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: the tier's)")
+    parser.add_argument("--n-train", type=int, help="training examples (default: the tier's)")
+    parser.add_argument("--sweep", default="", help="comma-separated noise rates for the train/test-vs-noise figure")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for the run directories (default runs/)")
+    args = parser.parse_args(argv)
+    config = tier_config(args.tier, args.dataset, args.data_dir)
+    try:
+        changes = {}
+        if args.eta is not None:
+            changes["eta"] = args.eta
+        if args.seeds:
+            changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        if args.sweep:
+            changes["sweep"] = tuple(float(e) for e in args.sweep.split(","))
+        if args.n_train:
+            changes["data"] = replace(config.data, n_train=args.n_train)
+        config = replace(config, **changes)
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        record = run(config, args.out)
+    except DataNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(markdown(record.summary))
+    print(f"written: {record.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from empirical.corruptions import corrupt
+from empirical.data import load
+from empirical.fit import DataConfig
+from empirical.models import ModelConfig
+from empirical.noisy import Procedure, accuracies, corruption, deviations
+from empirical.sss import ProbeConfig, SSLConfig
+from empirical.train import TrainConfig
+from genproof import bounds, rrm
+
+
+def test_gaps_by_hand():
+    # Train(0) .9, Test(0) .8, Train(eta) .85, NTrain(eta) .7, Test(eta) .75
+    g = rrm.gaps(0.9, 0.8, 0.85, 0.7, 0.75)
+    assert g["generalization_gap"] == pytest.approx(0.1)
+    assert g["robustness_gap"] == pytest.approx(0.05)
+    assert g["memorization_gap"] == pytest.approx(0.15)
+    assert g["rationality_gap"] == 0.0 and g["rationality_raw"] == pytest.approx(-0.05)  # clipped
+    assert g["rrm_bound"] == pytest.approx(0.2)
+    assert g["test_shift"] == pytest.approx(-0.05) and g["clip_slack"] == pytest.approx(0.05)
+    assert g["rationality_gap_test0"] == 0.0
+    assert g["rrm_bound"] - g["generalization_gap"] == pytest.approx(g["clip_slack"] - g["test_shift"])
+
+
+def test_the_identity_holds_for_any_accuracies():
+    rng = np.random.default_rng(0)
+    for acc in rng.uniform(0, 1, (200, 5)):
+        g = rrm.gaps(*acc)
+        assert abs(g["identity_residual"]) < 1e-12
+        assert g["clip_slack"] >= 0
+        assert g["rrm_bound"] - g["generalization_gap"] == pytest.approx(g["clip_slack"] - g["test_shift"], abs=1e-12)
+
+
+def test_gaps_refuse_values_that_are_not_accuracies():
+    with pytest.raises(ValueError, match="ntrain_eta"):
+        rrm.gaps(0.9, 0.8, 0.85, 1.2, 0.75)
+
+
+def test_description_length_bound_closed_form():
+    assert rrm.description_length_bound(1352, 2000) == pytest.approx(math.sqrt(1352 * math.log(2) / 4000))
+    assert rrm.description_length_bound(0, 10) == 0
+    with pytest.raises(ValueError):
+        rrm.description_length_bound(10, 0)
+
+
+def test_deviation_complexity_is_zero_for_independent_and_the_entropy_for_equal_arrays():
+    rng = np.random.default_rng(0)
+    noise = np.where(rng.uniform(size=50_000) < 0.2, rng.integers(1, 10, 50_000), 0)
+    # plug-in bias is about (C - 1)^2 / (2 n) nats for independent arrays
+    assert rrm.deviation_complexity(rng.integers(0, 10, 50_000), noise) < 81 / 50_000 * 2
+    p = np.bincount(noise) / len(noise)
+    entropy = -(p * np.log(p)).sum()
+    assert rrm.deviation_complexity(noise, noise) == pytest.approx(entropy, rel=1e-9)
+    assert rrm.deviation_bound(entropy, 0.2) == pytest.approx(math.sqrt(entropy / 2) / 0.2)
+    with pytest.raises(ValueError, match="matching"):
+        rrm.deviation_complexity(noise[:3], noise[:4])
+
+
+def test_both_bounds_hold_for_a_lookup_table_memorizer():
+    """A classifier that knows every original label (a fixed function of x: 0 bits) and stores the
+    training labels of the first j points (j log2 C bits): its memorization gap, measured over 200
+    draws of the noise, is below both bounds."""
+    ds = load("digits")
+    y, n, c, eta = ds.y_train.numpy(), ds.n_train, 10, 0.2
+    for j in (50, 400):
+        mem, devs, noises = [], [], []
+        for seed in range(200):
+            noisy = corrupt(ds, corruption(eta), seed=seed)
+            y_tilde = noisy.data.y_train.numpy()
+            pred = y.copy()
+            pred[:j] = y_tilde[:j]
+            right, mask = pred == y, noisy.mask.numpy()
+            mem.append(right.mean() - right[mask].mean())
+            devs.append((pred - y) % c)
+            noises.append((y_tilde - y) % c)
+        m = int(mask.sum())
+        measured = float(np.mean(mem))
+        assert measured == pytest.approx((1 - eta) * j / n, abs=0.01)  # closed form: (1 - eta) j / n
+        assert measured <= rrm.description_length_bound(j * math.log2(c), m)
+        complexity = rrm.deviation_complexity(np.concatenate(devs), np.concatenate(noises))
+        assert measured <= rrm.deviation_bound(complexity, eta)
+
+
+def test_interval_is_a_t_interval():
+    iv = rrm.interval([1.0, 2.0, 3.0])
+    assert iv["mean"] == 2.0 and iv["n"] == 3
+    assert iv["high"] - iv["mean"] == pytest.approx(4.302652729911275 * 1.0 / math.sqrt(3))
+    assert rrm.interval([0.5]) == {"mean": 0.5, "low": 0.5, "high": 0.5, "n": 1}
+
+
+SMALL = rrm.RRMConfig(
+    DataConfig("digits", n_train=300, n_test=200),
+    (Procedure("sss", ModelConfig("mlp", width=64, depth=2, features=8), SSLConfig(steps=50, batch_size=64),
+               ProbeConfig(bits=4)),
+     Procedure("e2e", ModelConfig("mlp", width=64, depth=2, features=8),
+               train=TrainConfig(optimizer="adam", lr=1e-2, max_steps=600))),
+    eta=0.2, seeds=(0, 1), sweep=(0.0, 0.2))
+
+
+def test_noisy_accuracies_are_against_the_original_labels(tmp_path):
+    e2e = SMALL.procedures[1]
+    a = accuracies(e2e, SMALL.data, 0.2, 0, tmp_path)
+    assert a["n_noisy"] == 60 and a["n_train"] == 300
+    assert a["train_acc"] == pytest.approx(0.8 * a["clean_train_acc"] + 0.2 * a["ntrain_acc"])
+    deviation, noise = deviations(e2e, SMALL.data, 0.2, 0, tmp_path)
+    assert (noise != 0).sum() == 60
+    assert np.mean(deviation == 0) == pytest.approx(a["train_acc"])
+    assert np.mean(deviation == noise) == pytest.approx(a["fit_acc"])
+    with pytest.raises(ValueError, match="eta"):
+        corruption(1.0)
+
+
+def test_rrm_run_records_every_term_and_reloads(tmp_path):
+    record = rrm.run(SMALL, tmp_path)
+    s = record.summary
+    assert set(s["procedures"]) == {"sss", "e2e"}
+    for p in s["procedures"].values():
+        assert len(p["per_seed"]) == 2 and [r["eta"] for r in p["sweep"]] == [0.0, 0.2]
+        for row in p["per_seed"]:
+            assert abs(row["identity_residual"]) < 1e-12
+            assert row["mem_bound_description"] == pytest.approx(
+                rrm.description_length_bound(row["description_bits"], row["n_noisy"]))
+        assert set(rrm.SUMMARY_TERMS) <= set(p["interval"])
+    e2e = s["procedures"]["e2e"]
+    assert e2e["description_bits"] > s["procedures"]["sss"]["description_bits"]
+    assert {"rrm.png", "noise.png", "summary.json"} <= {f.name for f in record.path.iterdir()}
+    assert rrm.run(SMALL, tmp_path).path == record.path  # cached
+    table = rrm.markdown(s)
+    assert "| memorization gap |" in table and "| RRM bound |" in table
+    # the bounds table adds the RRM section when asked
+    text = bounds.report_markdown({"dataset": "digits", "model": "mlp", "delta": 0.05, "fit_run": "x",
+                                   "measured": {"train_error": 0.0, "test_error": 0.1, "gap": 0.1, "n_params": 1,
+                                                "n_train": 1, "n_test": 1, "params_per_example": 1, "steps": 1,
+                                                "epochs": 1.0, "fitted": True},
+                                   "bounds": [], "rrm": dict(s, run=str(record.path))})
+    assert "## RRM decomposition (bansal2021)" in text and json.dumps(s)
+
+
+def test_cli_refuses_a_bad_noise_rate(capsys):
+    with pytest.raises(SystemExit):
+        rrm.main(["--eta", "1.5"])
+    assert "eta" in capsys.readouterr().err
