@@ -116,5 +116,3 @@ def deviations(procedure: Procedure, data: DataConfig, eta: float, seed: int,
     c, y = ds.num_classes, ds.y_train.numpy()
     return (pred_train - y) % c, (noisy.data.y_train.numpy() - y) % c
 
-
-__all__ = ["KINDS", "Procedure", "corruption", "run_procedure", "accuracies", "deviations"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig, build_encoder, count_parameters
-from empirical.records import Record, cached_run, default_root, save_figure, write_json, write_jsonl
+from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
 from empirical.train import augment, resolve_device
 
 METHODS = ("simclr", "autoencoder")
@@ -162,8 +163,6 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
     summary: final_loss, feature_dim, n_params, n_train, steps, wall_s, device."""
 
     def compute(out: Path) -> dict:
-        import time
-
         ds = config.data.load()
         device = resolve_device(config.ssl.device)
         encoder, dim = build_encoder(config.model, ds.input_shape, seed=config.seed)
@@ -183,9 +182,14 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
         rows, start = [], time.perf_counter()
         bar = tqdm(range(1, config.ssl.steps + 1), desc=f"{config.ssl.method}", unit="step", leave=False,
                    disable=None if config.ssl.progress is None else not config.ssl.progress)
+        batch, perm, pos = min(config.ssl.batch_size, len(x)), None, len(x)
         for step in bar:
-            idx = torch.randint(0, len(x), (min(config.ssl.batch_size, len(x)),), generator=generator).to(device)
-            xb = x[idx]
+            # batches walk through a permutation per epoch: distinct examples (a repeated one would be
+            # its own negative), and no new permutation per step
+            if pos + batch > len(x):
+                perm, pos = torch.randperm(len(x), generator=generator).to(device), 0
+            xb = x[perm[pos:pos + batch]]
+            pos += batch
             if config.ssl.method == "simclr":
                 loss = nt_xent(head(encoder(view(xb, generator, config.ssl))),
                                head(encoder(view(xb, generator, config.ssl))), config.ssl.temperature)
@@ -335,7 +339,3 @@ def _loss_curve(rows, title):
     ax.set(xlabel="step", ylabel="loss", title=title)
     return fig
 
-
-__all__ = ["METHODS", "SSLConfig", "RepresentationConfig", "ProbeConfig", "SSSConfig", "Probe", "nt_xent", "view",
-           "learn_representation", "load_encoder", "features", "quantize", "fit_probe", "fit_sss", "predictions",
-           "write_json"]

@@ -55,6 +55,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig
@@ -150,6 +151,8 @@ class RRMConfig:
             raise ValueError(f"eta must be in (0, 1), got {self.eta}")
         if not self.seeds or not self.procedures:
             raise ValueError("an RRM experiment needs at least one seed and one procedure")
+        if len({p.kind for p in self.procedures}) != len(self.procedures):
+            raise ValueError(f"one procedure of each kind at most, got {[p.kind for p in self.procedures]}")
         if any(not 0 <= e < 1 for e in self.sweep):
             raise ValueError(f"sweep rates must be in [0, 1), got {self.sweep}")
 
@@ -182,14 +185,12 @@ SUMMARY_TERMS = GAPS + ("train0", "test0", "train_eta", "ntrain_eta", "test_eta"
 def run(config: RRMConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
     """Run (or take from the cache) the RRM experiment. summary.json: `procedures`, one entry per
     procedure with `label`, `per_seed` rows (`measure_seed`), `mean` and `interval` of every term of
-    `SUMMARY_TERMS`, `dominant` (the largest of the three gaps, by mean; none if all are <= 0), `description_bits`,
-    `pooled_deviation_complexity_nats` and its bound, and `sweep` rows (eta, fit_acc, train_acc,
-    test_acc); figures `rrm.png` and, with a sweep, `noise.png`."""
+    `SUMMARY_TERMS`, `dominant` (the largest of the three gaps, by mean; none if all are <= 0),
+    `description_bits`, `pooled_deviation_complexity_nats` (pooled over seeds) and its bound, and
+    `sweep` rows (eta, fit_acc, train_acc, test_acc); figures `rrm.png` and, with a sweep, `noise.png`."""
     root = Path(root or default_root())
 
     def compute(out: Path) -> dict:
-        from tqdm.auto import tqdm
-
         result = {"dataset": config.data.name, "n_train": None, "eta": config.eta, "seeds": list(config.seeds),
                   "confidence": config.confidence, "procedures": {}}
         jobs = [(p, s) for p in config.procedures for s in config.seeds]

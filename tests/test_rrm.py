@@ -145,3 +145,10 @@ def test_cli_refuses_a_bad_noise_rate(capsys):
     with pytest.raises(SystemExit):
         rrm.main(["--eta", "1.5"])
     assert "eta" in capsys.readouterr().err
+
+
+def test_config_refuses_two_procedures_of_one_kind_and_bad_sweeps():
+    with pytest.raises(ValueError, match="one procedure of each kind"):
+        rrm.RRMConfig(procedures=(Procedure("sss"), Procedure("sss")))
+    with pytest.raises(ValueError, match="sweep"):
+        rrm.RRMConfig(sweep=(0.0, 1.0))

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from empirical.data import load
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig
 from empirical.train import TrainConfig
