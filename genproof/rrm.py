@@ -267,7 +267,7 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
     """The RRM experiment a tier runs on `dataset`. quick (CPU): the MLP backbone 512-512-32 (a
     32-unit representation keeps the probe's description short), SimCLR for 2,000 steps, a probe
     quantized to 4 bits per weight; end-to-end with Adam (lr 1e-3) until it fits, within 50,000
-    steps (40% noise takes about 30,000); mnist1d with 10,000
+    steps (40% noise took 25,359); mnist1d with 10,000
     training points, η = 0.2, three seeds. full (GPU): ResNet-18 (512 features), SimCLR with crops
     (and, on CIFAR-10, flips and colour jitter) for 20,000 steps, on all the training points of
     CIFAR-10 or Fashion-MNIST, one seed."""

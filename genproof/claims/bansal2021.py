@@ -5,8 +5,8 @@ Every claim reads one cached RRM experiment (`genproof.rrm.run`): a self-supervi
 procedure (SimCLR representation, linear probe quantized to 4 bits a weight) and the end-to-end
 procedure on the same backbone, each trained clean and with a fraction η of wrong labels, for
 three seeds, plus a noise sweep on the first seed. Gaps are in accuracy fractions (0.01 = one
-point). quick: mnist1d, 10,000 training points, MLP 512-512-32, η = 0.2, on the CPU (about four
-minutes). full: ResNet-18 on CIFAR-10, on a GPU.
+point). quick: mnist1d, 10,000 training points, MLP 512-512-32, η = 0.2, on the CPU (202 s on
+two cores). full: ResNet-18 on CIFAR-10, on a GPU (configured, not yet run).
 
 The cited numbers are the CIFAR-10 rows (accuracies in %, η = 0.05, "aug" = the representation
 was trained with data augmentation) of the table in the README of the authors' code,
