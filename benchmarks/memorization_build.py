@@ -25,6 +25,7 @@ import numpy as np
 import scipy
 
 from constructions.memorization import Memorizer, build, dense_system, interleaved_biases, project
+from results import append  # benchmarks/results.py, beside this script
 
 SIZES = (1_000, 2_000, 4_000, 8_000, 20_000, 50_000)
 
@@ -94,8 +95,7 @@ def main() -> None:
         lines.append(f"| {n:,} | {t_ours:.3f} | {cells} |")
         print(lines[-1], flush=True)
     if args.write:
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write("\n".join(lines) + "\n")
+        append("\n".join(lines))
 
 
 if __name__ == "__main__":

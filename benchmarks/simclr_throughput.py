@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -26,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from empirical.data import load
 from empirical.models import ModelConfig, build_encoder
 from empirical.sss import SSLConfig, nt_xent, view
+from results import append  # benchmarks/results.py, beside this script
 
 CASES = [  # (data set, backbone, batch size)
     ("mnist1d", ModelConfig("mlp", width=512, depth=2, features=32), 256),
@@ -111,8 +111,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(text)
+        append(text)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from empirical.data import load
 from empirical.models import ModelConfig, build
 from empirical.train import TrainConfig, evaluate, resolve_device, train
+from results import append  # benchmarks/results.py, beside this script
 
 CASES = [  # (data set, model, batch size)
     ("digits", ModelConfig("mlp", width=512, depth=1), 128),
@@ -87,8 +87,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with open(Path(__file__).with_name("RESULTS.md"), "a") as f:
-            f.write(text)
+        append(text)
 
 
 if __name__ == "__main__":

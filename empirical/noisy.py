@@ -59,60 +59,69 @@ def corruption(eta: float) -> str:
     return "true" if eta == 0 else f"labels:{float(eta)!r}"
 
 
-def run_procedure(procedure: Procedure, data: DataConfig, eta: float, seed: int,
-                  root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Train `procedure` (or take it from the cache) on `data` with noise rate `eta` and `seed`;
-    returns its predicted labels on the training and the test inputs and its run's summary."""
+@dataclass(frozen=True, eq=False)
+class NoisyRun:
+    """One η-noisy run: the procedure's predicted labels and the labels it is judged against
+    (`y_train` original, `y_given` the ones it was trained on, `mask` the corrupted points)."""
+
+    procedure: Procedure
+    eta: float
+    seed: int
+    pred_train: np.ndarray
+    pred_test: np.ndarray
+    y_train: np.ndarray
+    y_given: np.ndarray
+    y_test: np.ndarray
+    mask: np.ndarray
+    num_classes: int
+    summary: dict  # the summary of the underlying `fit_sss` or `fit` run, with its directory as `run`
+
+    def accuracies(self) -> dict:
+        """Measured against the original labels:
+        - `train_acc`: accuracy on all training points (Train(η); Train(0) when eta = 0);
+        - `ntrain_acc`: accuracy on the corrupted points only (NTrain(η); None when eta = 0);
+        - `clean_train_acc`: accuracy on the uncorrupted points;
+        - `fit_acc`: accuracy on the labels it was trained on (noisy where corrupted);
+        - `test_acc`: test accuracy (Test(η));
+        and `n_train`, `n_noisy`, `eta`, `seed`, `run` (its run directory), `description_bits`: the
+        bits that describe the classifier given the representation (SSS: the probe's; end-to-end:
+        the whole network at 32 bits a weight)."""
+        right, mask = self.pred_train == self.y_train, self.mask
+        s = self.summary
+        return {
+            "procedure": self.procedure.kind, "eta": self.eta, "seed": self.seed, "n_train": len(right),
+            "n_noisy": int(mask.sum()), "train_acc": float(right.mean()),
+            "ntrain_acc": float(right[mask].mean()) if mask.any() else None,
+            "clean_train_acc": float(right[~mask].mean()), "fit_acc": float((self.pred_train == self.y_given).mean()),
+            "test_acc": float((self.pred_test == self.y_test).mean()), "run": s["run"],
+            "description_bits": s["description_bits"] if self.procedure.kind == "sss" else 32 * s["n_params"],
+        }
+
+    def deviations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per training point, modulo the number of classes C: the deviation of the prediction from
+        the original label, (g(x_i) - y_i) mod C, and the noise, (ỹ_i - y_i) mod C (0 where the label
+        was kept). Their dependence is what `genproof.rrm` charges as complexity."""
+        c = self.num_classes
+        return (self.pred_train - self.y_train) % c, (self.y_given - self.y_train) % c
+
+
+def run(procedure: Procedure, data: DataConfig, eta: float, seed: int,
+        root: str | os.PathLike | None = None) -> NoisyRun:
+    """Train `procedure` (or take it from the cache) on `data` with noise rate `eta` and `seed`, and
+    predict the training and the test inputs."""
     kind = corruption(eta)
+    ds = data.load()
+    noisy = corrupt(ds, kind, seed=seed)
     if procedure.kind == "sss":
         rep = RepresentationConfig(data, procedure.model, procedure.ssl, seed)
         record = fit_sss(SSSConfig(rep, procedure.probe, kind, seed), root)
         pred_train, pred_test = predictions(record)
-        return pred_train, pred_test, dict(record.summary, run=str(record.path))
-    config = FitConfig(data, procedure.model, procedure.train, kind, seed)
-    record = fit(config, root)
-    ds = data.load()
-    model = load_model(record, config)
-    with torch.no_grad():
-        pred_train, pred_test = (torch.cat([model(x[i:i + 4096]).argmax(1) for i in range(0, len(x), 4096)]).numpy()
-                                 for x in (ds.x_train, ds.x_test))
-    return pred_train, pred_test, dict(record.summary, run=str(record.path))
-
-
-def accuracies(procedure: Procedure, data: DataConfig, eta: float, seed: int,
-               root: str | os.PathLike | None = None) -> dict:
-    """One η-noisy run, measured against the original labels:
-    - `train_acc`: accuracy on all training points (Train(η); Train(0) when eta = 0);
-    - `ntrain_acc`: accuracy on the corrupted points only (NTrain(η); None when eta = 0);
-    - `clean_train_acc`: accuracy on the uncorrupted points;
-    - `fit_acc`: accuracy on the labels it was trained on (noisy where corrupted);
-    - `test_acc`: test accuracy (Test(η));
-    and `n_train`, `n_noisy`, `eta`, `seed`, `run` (its run directory), `description_bits`: the bits
-    that describe the classifier given the representation (SSS: the probe's; end-to-end: the whole
-    network at 32 bits a weight)."""
-    pred_train, pred_test, summary = run_procedure(procedure, data, eta, seed, root)
-    ds = data.load()
-    noisy = corrupt(ds, corruption(eta), seed=seed)
-    y, y_fit, mask = ds.y_train.numpy(), noisy.data.y_train.numpy(), noisy.mask.numpy()
-    right = pred_train == y
-    out = {
-        "procedure": procedure.kind, "eta": eta, "seed": seed, "n_train": len(y), "n_noisy": int(mask.sum()),
-        "train_acc": float(right.mean()), "ntrain_acc": float(right[mask].mean()) if mask.any() else None,
-        "clean_train_acc": float(right[~mask].mean()), "fit_acc": float((pred_train == y_fit).mean()),
-        "test_acc": float((pred_test == ds.y_test.numpy()).mean()), "run": summary["run"],
-    }
-    out["description_bits"] = summary["description_bits"] if procedure.kind == "sss" else 32 * summary["n_params"]
-    return out
-
-
-def deviations(procedure: Procedure, data: DataConfig, eta: float, seed: int,
-               root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per training point of one η-noisy run, modulo the number of classes C: the deviation of the
-    prediction from the original label, (g(x_i) - y_i) mod C, and the noise, (ỹ_i - y_i) mod C
-    (0 where the label was kept). Their dependence is what `genproof.rrm` charges as complexity."""
-    pred_train, _, _ = run_procedure(procedure, data, eta, seed, root)
-    ds = data.load()
-    noisy = corrupt(ds, corruption(eta), seed=seed)
-    c, y = ds.num_classes, ds.y_train.numpy()
-    return (pred_train - y) % c, (noisy.data.y_train.numpy() - y) % c
-
+    else:
+        config = FitConfig(data, procedure.model, procedure.train, kind, seed)
+        record = fit(config, root)
+        model = load_model(record, config)
+        with torch.no_grad():
+            pred_train, pred_test = (torch.cat([model(x[i:i + 4096]).argmax(1) for i in range(0, len(x), 4096)]).numpy()
+                                     for x in (ds.x_train, ds.x_test))
+    return NoisyRun(procedure, eta, seed, pred_train, pred_test, ds.y_train.numpy(), noisy.data.y_train.numpy(),
+                    ds.y_test.numpy(), noisy.mask.numpy(), ds.num_classes, dict(record.summary, run=str(record.path)))

@@ -152,8 +152,9 @@ def view(x: torch.Tensor, generator: torch.Generator, ssl: SSLConfig) -> torch.T
     return out
 
 
-def _standardize(x: torch.Tensor) -> torch.Tensor:
-    return (x - x.mean()) / x.std().clamp_min(1e-8)
+def _standardize(x: torch.Tensor, by: torch.Tensor) -> torch.Tensor:
+    """`x` shifted and scaled by the mean and std of `by` (the training inputs), over all entries."""
+    return (x - by.mean()) / by.std().clamp_min(1e-8)
 
 
 def learn_representation(config: RepresentationConfig, root: str | os.PathLike | None = None,
@@ -175,7 +176,7 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
         encoder.to(device).train()
         head.to(device).train()
         # speed: the inputs live on the device; augmentations run there on the whole batch
-        x = _standardize(ds.x_train).to(device)
+        x = _standardize(ds.x_train, ds.x_train).to(device)
         params = list(encoder.parameters()) + list(head.parameters())
         optimizer = torch.optim.Adam(params, lr=config.ssl.lr)
         generator = torch.Generator().manual_seed(config.seed)
@@ -226,10 +227,9 @@ def features(encoder: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor,
     training inputs' mean and std (label-free, so part of the representation)."""
 
     def embed(x):
-        x = (x - mean_in) / std_in
+        x = _standardize(x, x_train)
         return torch.cat([encoder(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).double().numpy()
 
-    mean_in, std_in = x_train.mean(), x_train.std().clamp_min(1e-8)
     f_train, f_test = embed(x_train), embed(x_test)
     mu, sd = f_train.mean(0), f_train.std(0) + 1e-8
     return (f_train - mu) / sd, (f_test - mu) / sd

@@ -59,7 +59,7 @@ from tqdm.auto import tqdm
 
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig
-from empirical.noisy import Procedure, accuracies, deviations
+from empirical.noisy import Procedure, run as noisy_run
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.sss import ProbeConfig, SSLConfig
 from empirical.train import TrainConfig
@@ -157,15 +157,17 @@ class RRMConfig:
             raise ValueError(f"sweep rates must be in [0, 1), got {self.sweep}")
 
 
-def measure_seed(procedure: Procedure, config: RRMConfig, seed: int, root) -> dict:
-    """Clean and noisy run of one seed: their accuracies, the gaps and the bounds."""
-    clean = accuracies(procedure, config.data, 0.0, seed, root)
-    noisy = accuracies(procedure, config.data, config.eta, seed, root)
+def measure_seed(procedure: Procedure, config: RRMConfig, seed: int, root) -> tuple[dict, tuple]:
+    """Clean and noisy run of one seed: their accuracies, the gaps and the bounds; and the noisy
+    run's (deviation, noise) pairs, which the pooled deviation complexity reads."""
+    clean = noisy_run(procedure, config.data, 0.0, seed, root).accuracies()
+    run_eta = noisy_run(procedure, config.data, config.eta, seed, root)
+    noisy = run_eta.accuracies()
     row = {"seed": seed, "train0": clean["train_acc"], "test0": clean["test_acc"], "train_eta": noisy["train_acc"],
            "ntrain_eta": noisy["ntrain_acc"], "test_eta": noisy["test_acc"], "fit_acc_eta": noisy["fit_acc"],
            "n_train": noisy["n_train"], "n_noisy": noisy["n_noisy"], "description_bits": noisy["description_bits"]}
     row.update(gaps(row["train0"], row["test0"], row["train_eta"], row["ntrain_eta"], row["test_eta"]))
-    deviation, noise = deviations(procedure, config.data, config.eta, seed, root)
+    deviation, noise = run_eta.deviations()
     row["deviation_complexity_nats"] = deviation_complexity(deviation, noise)
     row["mem_bound_description"] = description_length_bound(row["description_bits"], row["n_noisy"])
     row["mem_bound_deviation"] = deviation_bound(row["deviation_complexity_nats"], config.eta)
@@ -173,7 +175,7 @@ def measure_seed(procedure: Procedure, config: RRMConfig, seed: int, root) -> di
         bound = row[f"mem_bound_{kind}"]
         row[f"gap_bound_{kind}"] = row["robustness_gap"] + row["rationality_gap"] + bound
         row[f"gap_bound_no_test_{kind}"] = row["robustness_gap"] + bound
-    return row
+    return row, (deviation, noise)
 
 
 SUMMARY_TERMS = GAPS + ("train0", "test0", "train_eta", "ntrain_eta", "test_eta", "fit_acc_eta", "test_shift",
@@ -195,18 +197,21 @@ def run(config: RRMConfig, root: str | os.PathLike | None = None, force: bool = 
                   "confidence": config.confidence, "procedures": {}}
         jobs = [(p, s) for p in config.procedures for s in config.seeds]
         rows: dict[str, list] = {p.kind: [] for p in config.procedures}
+        pairs: dict[str, list] = {p.kind: [] for p in config.procedures}
         for p, s in tqdm(jobs, desc="rrm runs", unit="seed", disable=None):
-            rows[p.kind].append(measure_seed(p, config, s, root))
+            row, pair = measure_seed(p, config, s, root)
+            rows[p.kind].append(row)
+            pairs[p.kind].append(pair)
         for p in config.procedures:
             per_seed = rows[p.kind]
-            pairs = [deviations(p, config.data, config.eta, s, root) for s in config.seeds]
-            pooled = deviation_complexity(np.concatenate([d for d, _ in pairs]), np.concatenate([n for _, n in pairs]))
+            pooled = deviation_complexity(np.concatenate([d for d, _ in pairs[p.kind]]),
+                                          np.concatenate([n for _, n in pairs[p.kind]]))
             stats = {t: interval([r[t] for r in per_seed], config.confidence) for t in SUMMARY_TERMS}
             means = {t: v["mean"] for t, v in stats.items()}
             dominant = max(("robustness_gap", "memorization_gap", "rationality_gap"), key=lambda t: means[t])
             if means[dominant] <= 0:
                 dominant = "none (all three <= 0)"
-            sweep = [dict(accuracies(p, config.data, e, config.seeds[0], root), eta=e) for e in config.sweep]
+            sweep = [noisy_run(p, config.data, e, config.seeds[0], root).accuracies() for e in config.sweep]
             result["procedures"][p.kind] = {
                 "label": p.label, "per_seed": per_seed, "mean": means, "interval": stats, "dominant": dominant,
                 "description_bits": per_seed[0]["description_bits"],

@@ -8,7 +8,7 @@ from empirical.corruptions import corrupt
 from empirical.data import load
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig
-from empirical.noisy import Procedure, accuracies, corruption, deviations
+from empirical.noisy import Procedure, corruption, run
 from empirical.sss import ProbeConfig, SSLConfig
 from empirical.train import TrainConfig
 from genproof import bounds, rrm
@@ -104,10 +104,11 @@ SMALL = rrm.RRMConfig(
 
 def test_noisy_accuracies_are_against_the_original_labels(tmp_path):
     e2e = SMALL.procedures[1]
-    a = accuracies(e2e, SMALL.data, 0.2, 0, tmp_path)
+    noisy = run(e2e, SMALL.data, 0.2, 0, tmp_path)
+    a = noisy.accuracies()
     assert a["n_noisy"] == 60 and a["n_train"] == 300
     assert a["train_acc"] == pytest.approx(0.8 * a["clean_train_acc"] + 0.2 * a["ntrain_acc"])
-    deviation, noise = deviations(e2e, SMALL.data, 0.2, 0, tmp_path)
+    deviation, noise = noisy.deviations()
     assert (noise != 0).sum() == 60
     assert np.mean(deviation == 0) == pytest.approx(a["train_acc"])
     assert np.mean(deviation == noise) == pytest.approx(a["fit_acc"])
