@@ -24,7 +24,7 @@ import torch
 
 from empirical.fit import fit
 from genproof import bounds
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 from results import publish  # benchmarks/results.py, beside this script
 
 
@@ -43,12 +43,12 @@ def main() -> None:
         start = time.perf_counter()
         record = fit(config.fit, first)
         fit_s = time.perf_counter() - start
-        net = TrainedNetwork.load(config.fit, first)
+        net = Network.from_fit(config.fit, first)
         family_s = {}
         for family in config.selected():
             start = time.perf_counter()
-            if not family.factory.reason_not_applicable(net):
-                family.factory.rows(net, config.delta)
+            if not family.factory.reason(net):
+                family.factory.compute(net, config.delta, 0)
             family_s[family.name] = time.perf_counter() - start
         shutil.copytree(record.path, Path(second) / record.path.name)
         start = time.perf_counter()

@@ -126,9 +126,27 @@ def add_data_options(parser: argparse.ArgumentParser, dataset: str = "digits") -
                         help="where the data set's files are (else $GENPROOF_DATA, system folders, download)")
 
 
-def add_model_option(parser: argparse.ArgumentParser, default: str | None, help: str = "default %(default)s") -> None:
-    parser.add_argument("--model", choices=MODELS.names(), default=default, metavar="NAME",
-                        help=f"model: {', '.join(MODELS.names())} ({help})")
+def add_model_option(parser: argparse.ArgumentParser, default: str | None, help: str = "default %(default)s",
+                     factories: bool = False) -> None:
+    """`--model`: a registered model; with `factories`, also a factory `package.module:function`."""
+    if not factories:
+        parser.add_argument("--model", choices=MODELS.names(), default=default, metavar="NAME",
+                            help=f"model: {', '.join(MODELS.names())} ({help})")
+        return
+    parser.add_argument("--model", type=model_spec, default=default, metavar="NAME|MODULE:FUNCTION",
+                        help=f"model: {', '.join(MODELS.names())}, or your factory package.module:function called as "
+                             f"function(input_shape, num_classes) -> nn.Module ({help})")
+
+
+def model_spec(text: str) -> str:
+    """argparse type: a registered model's name, or a factory `package.module:function`."""
+    module, sep, attr = text.partition(":")
+    if sep and module and attr:
+        return text
+    if text not in MODELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(MODELS.names())} or package.module:function, "
+                                         f"got {text!r}")
+    return text
 
 
 def add_seeds_option(parser: argparse.ArgumentParser, default: str | None = "0") -> None:

@@ -19,6 +19,7 @@ constructor registered with `@MODELS.register(name, one-line description)` besid
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -82,6 +83,31 @@ def _resnet18(config: ModelConfig, input_shape: tuple[int, ...], num_classes: in
 @MODELS.register("inception-small", "the small Inception of zhang2017 Appendix A, Figure 3")
 def _inception_small(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     return InceptionSmall(input_shape, num_classes, config.dropout)
+
+
+def add_factory(factory, input_shape: tuple[int, ...], num_classes: int, name: str | None = None) -> str:
+    """Register a user's `factory(input_shape, num_classes) -> nn.Module` as a model, so that every
+    experiment can build and retrain it, and return its name: `name`, or the factory's
+    `module:qualname` and 8 hex digits of a fingerprint (the module's structure and its weights as
+    the factory initialises them from seed 0), so the record store keys a run by the architecture
+    it trained and an edited factory is a new model. `ModelConfig`'s sizes and dropout do not reach
+    the factory."""
+    if not callable(factory):
+        raise TypeError(f"a model factory must be callable as factory(input_shape, num_classes), got {factory!r}")
+    input_shape = tuple(int(s) for s in input_shape)
+    if name is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = factory(input_shape, num_classes)
+        digest = hashlib.sha256(repr(model).encode())
+        for key, value in model.state_dict().items():
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        name = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}" \
+               f"@{digest.hexdigest()[:8]}"
+    if name not in MODELS:
+        MODELS.add(name, lambda config, shape, k: factory(shape, k), "a model factory given in this process")
+    return name
 
 
 def build_encoder(config: ModelConfig, input_shape: tuple[int, ...], seed: int = 0) -> tuple[nn.Module, int]:

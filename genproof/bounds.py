@@ -5,11 +5,10 @@ This is the user's main command. Its run is a record like every other (`empirica
 `<out>/bounds-<hash>/` with `config.json`, `summary.json` (the measured numbers and every row),
 `bounds.md` (the table printed) and `bounds.png`, written as a whole; `<out>` is the record root
 (default `empirical.records.default_root()`). The training run it reads is the cached
-`<out>/fit-<hash>/` of `empirical.fit`. Every registered bound family
-(`genproof.trained.BOUND_FAMILIES`: VC, Rademacher, norm-based, PAC-Bayes, PAC-Bayes by backprop,
-stability, compression; `--list` shows them, in the table's order `TABLE_ORDER`) is evaluated on
-the same trained network (`genproof.trained.TrainedNetwork`). Every row states its kind
-(`genproof.trained.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
+`<out>/fit-<hash>/` of `empirical.fit`. The bound families (`genproof.quantities.BOUND_FAMILIES`:
+VC, Rademacher, norm-based, PAC-Bayes, PAC-Bayes by backprop, stability, compression; `--list`
+shows them, in the table's order) are evaluated on the trained network (`genproof.network.Network`)
+by `genproof.quantities.evaluate`. Every row states its kind (`genproof.quantities.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
 a stochastic network's, or in expectation; a lower estimate of a bound (it can show vacuity, never
 certify); a measure without constants; or a family whose theorems do
 not cover the network, with the reason. The other columns follow from the kind: the errors of
@@ -26,32 +25,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
+import torch
 
 from empirical import cli
-from empirical.data import DATASETS
+from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
-from empirical.models import MODELS, ModelConfig
+from empirical.models import MODELS, ModelConfig, add_factory, build
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.train import TrainConfig
 
-# importing a family's module registers it
-from . import vc, rademacher, norms, pac_bayes, stability, compression  # noqa: F401  isort: skip
+from . import catalog, loaders, quantities
+from .network import Network, Recipe
+from .quantities import BOUND_FAMILIES, KINDS, UPPER_BOUNDS
 from .report import markdown_table
-from .trained import BOUND_FAMILIES, KINDS, UPPER_BOUNDS, Bound, TrainedNetwork, vacuity
-
-TABLE_ORDER = ("vc", "rademacher", "norms", "pac-bayes", "pbb", "stability", "compression")
 
 
 def table_families() -> list:
-    """The registered bound families (`BOUND_FAMILIES` entries) in the table's order, `TABLE_ORDER`,
-    whichever family module was imported first; a family it does not name comes last, in the order
-    it registered."""
-    return sorted(BOUND_FAMILIES, key=lambda f: TABLE_ORDER.index(f.name) if f.name in TABLE_ORDER else len(TABLE_ORDER))
+    """The bound families (`genproof.quantities.BOUND_FAMILIES` entries) in the table's order,
+    `genproof.catalog.TABLE_ORDER`."""
+    return [e for e in catalog.ordered() if e.factory.role == "bound"]
 
 
 def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
@@ -70,7 +65,7 @@ class BoundsConfig:
     """The trained network the bounds are evaluated on, the bounds' confidence 1 - delta, and
     `sss`: the tier at which to add bansal2021's RRM experiment on the same data (SSS and
     end-to-end, `empirical.noisy.tier_config`), or None. `simultaneous`: split delta evenly over
-    the families whose rows hold with a probability (`BoundFamily.uses_delta`), so that all rows
+    the families whose rows hold with a probability (`Quantity.uses_delta`), so that all rows
     hold together with probability >= 1 - delta (a union bound); otherwise each row holds at
     delta on its own. `families`: the bound families to evaluate (None: those registered with
     `default=True`, whose cost is at most a pass over the data; the others train or optimize and
@@ -88,74 +83,142 @@ class BoundsConfig:
 
     def selected(self) -> list:
         """The `BOUND_FAMILIES` entries to evaluate, in the table's order."""
-        return [f for f in table_families() if (f.name in self.families if self.families else f.factory.default)]
+        return selected(self.families)
 
 
-def config_from_args(args: argparse.Namespace) -> BoundsConfig:
+def selected(families: tuple[str, ...] | None) -> list:
+    """The bound families `families` names (None: the defaults), in the table's order."""
+    return [f for f in table_families() if (f.name in families if families else f.factory.default)]
+
+
+@dataclass(frozen=True)
+class YourNetworkConfig:
+    """A trained network genproof did not train, and the table asked of it: `model`, a factory
+    `package.module:function` (`genproof.loaders`) or a registered model's name; `weights` and
+    optionally `init`, checkpoints (state dicts), known to the record store by their content
+    (`weights_hash`, `init_hash`); the data, an `.npz` (`data_file`, by `data_hash`) or a
+    registered data set (`data`); `train` and `seed`: the recipe the retraining quantities use
+    (`genproof.network.Recipe`); delta, simultaneous and families as in `BoundsConfig`."""
+
+    model: str
+    weights: str = field(metadata={"identity": False})
+    weights_hash: str = ""
+    init: str | None = field(default=None, metadata={"identity": False})
+    init_hash: str | None = None
+    data: DataConfig | None = None
+    data_file: str | None = field(default=None, metadata={"identity": False})
+    data_hash: str | None = None
+    train: TrainConfig = TrainConfig()
+    seed: int = 0
+    delta: float = 0.05
+    simultaneous: bool = False
+    families: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        for name in self.families or ():
+            BOUND_FAMILIES.check(name)
+
+    def selected(self) -> list:
+        return selected(self.families)
+
+
+def factory_of(model: str):
+    """The factory `model` names: `package.module:function`, or a registered model built with
+    `ModelConfig`'s defaults."""
+    if ":" in model:
+        return loaders.import_factory(model)
+    MODELS.check(model)
+    return lambda input_shape, num_classes: build(ModelConfig(model), input_shape, num_classes)
+
+
+def dataset_of(data: DataConfig | None, data_file: str | None) -> Dataset:
+    """The data set of the command line: the arrays of an `.npz` (`genproof.loaders.load_npz`; K is
+    the largest label + 1), or a registered data set."""
+    if data_file is None:
+        return data.load()
+    a = loaders.load_npz(data_file)
+    k = int(max(a["y_train"].max(), a["y_test"].max())) + 1
+    return Dataset(Path(data_file).name, torch.as_tensor(a["x_train"]).float(), torch.as_tensor(a["y_train"]).long(),
+                   torch.as_tensor(a["x_test"]).float(), torch.as_tensor(a["y_test"]).long(), max(k, 2))
+
+
+def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConfig:
+    """`BoundsConfig` for a network genproof trains (a registered model or a factory, on a
+    registered data set or an `.npz`), `YourNetworkConfig` for one given by `--weights`."""
     model, train = tier_defaults(args.tier, args.dataset)
-    if args.model:
-        model = replace(model, name=args.model)
     train = replace(train, device=args.device, **({"max_steps": args.max_steps} if args.max_steps else {}))
     data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
     names = (tuple(f.name for f in table_families()) if args.families == "all" else
              tuple(name.strip() for name in args.families.split(","))) if args.families else None
+    if args.init and not args.weights:
+        raise ValueError("--init is the initialization of the network --weights holds: give --weights too")
+    if args.weights:
+        if not args.model:
+            raise ValueError("--weights needs --model: the factory (package.module:function) or model name that "
+                             "builds the architecture the checkpoint fits")
+        return YourNetworkConfig(
+            args.model, str(args.weights), loaders.file_hash(_file(args.weights, "--weights")),
+            None if args.init is None else str(args.init),
+            None if args.init is None else loaders.file_hash(_file(args.init, "--init")),
+            None if args.data else data, None if args.data is None else str(args.data),
+            None if args.data is None else loaders.file_hash(_file(args.data, "--data")),
+            train, args.seed, args.delta, args.simultaneous, names)
+    if args.data or (args.model and ":" in args.model):
+        ds = dataset_of(None if args.data else data, args.data and str(args.data))
+        if args.data:
+            data = DataConfig(add_tensors(ds))
+        if args.model and ":" in args.model:
+            factory = loaders.import_factory(args.model)
+            loaders.build_model(factory, ds.input_shape, ds.num_classes, args.model)
+            model = ModelConfig(add_factory(factory, ds.input_shape, ds.num_classes))
+    if args.model and ":" not in args.model:
+        model = replace(model, name=MODELS.check(args.model))
     return BoundsConfig(FitConfig(data, model, train, "true", args.seed), args.delta, args.tier if args.sss else None,
                         args.simultaneous, names)
 
 
-def table_row(family: str, bound: Bound, net_train_error: float, net_test_error: float, num_classes: int) -> dict:
-    """One row of the table from a `Bound`: the columns follow from its kind. For an upper bound,
-    the errors of what it bounds (the network's, or Q's sampled ones for a stochastic network), the
-    measured gap between them, the gap the bound implies (value - train error), their ratio and the
-    vacuity; for a lower estimate, only the vacuity it can show; for a measure, its value alone."""
-    train_error = net_train_error if bound.train_error is None else bound.train_error
-    test_error = net_test_error if bound.test_error is None else bound.test_error
-    measured_gap = test_error - train_error
-    upper = bound.kind in UPPER_BOUNDS
-    implied = bound.value - train_error if upper else None
-    return {"family": family, "name": bound.name, "kind": bound.kind, "source": bound.source, "value": bound.value,
-            "delta": bound.delta, "train_error": train_error, "test_error": test_error, "measured_gap": measured_gap,
-            "implied_gap": implied, "ratio_to_gap": implied / measured_gap if upper and measured_gap > 0 else None,
-            "vacuity": vacuity(bound.kind, bound.value, num_classes), "detail": bound.detail}
+def _file(path, option: str) -> Path:
+    if not Path(path).is_file():
+        raise ValueError(f"{option} {path}: no such file")
+    return Path(path)
+
+
+def your_network(config: YourNetworkConfig, root: Path) -> Network:
+    """The network of `config`: its factory's module with the checkpoint's weights (and its
+    initialization's), the data, and the recipe the retraining quantities use."""
+    ds = dataset_of(config.data, config.data_file)
+    factory = factory_of(config.model)
+    try:
+        model = loaders.load_weights(loaders.build_model(factory, ds.input_shape, ds.num_classes, config.model),
+                                     config.weights)
+    except ValueError as err:
+        if config.data_file is None:
+            raise
+        raise ValueError(f"{err} (the model was built for K = {ds.num_classes} classes, the largest label in "
+                         f"--data + 1)") from err
+    init = None if config.init is None else loaders.load_weights(
+        loaders.build_model(factory, ds.input_shape, ds.num_classes, config.model), config.init)
+    return Network(model, (ds.x_train, ds.y_train), (ds.x_test, ds.y_test), init=init, name=ds.name,
+                   recipe=Recipe(factory, config.train, config.seed), root=root)
 
 
 def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
-    """Train or load the network (runs cached under the record root `out`), evaluate every bound
-    family on it; returns the run's summary: the measured numbers and one `table_row` per row. A
-    family that does not apply to the network gives one row of kind "not-applicable", its reason in
-    `detail`. Each family gets delta, or with `config.simultaneous` delta / m, m the number of
-    applicable families that use a confidence."""
-    net = TrainedNetwork.load(config.fit, out, force=force)
-    s = net.summary
-    measured = {
-        "train_error": s["train_error"], "test_error": s["test_error"], "gap": s["test_error"] - s["train_error"],
-        "n_params": s["n_params"], "n_train": s["n_train"], "n_test": s["n_test"],
-        "num_classes": s["num_classes"], "uniform_guess_error": 1 - 1 / s["num_classes"],
-        "params_per_example": s["n_params"] / s["n_train"], "steps": s["steps"], "epochs": s["epochs"],
-        "fitted": s["fitted"], "train_wall_s": s["wall_s"],
-    }
-    selected = config.selected()
-    families = [(f, f.factory.reason_not_applicable(net)) for f in selected]
-    m = sum(1 for f, reason in families if not reason and f.factory.uses_delta)
-    delta = config.delta / m if config.simultaneous and m else config.delta
-    rows, seconds = [], {}
-    for family, reason in tqdm(families, desc="bounds", unit="family", disable=None):
-        start = time.perf_counter()
-        if reason:
-            rows.append({"family": family.name, "name": family.name, "kind": "not-applicable",
-                         "source": family.description, "value": None, "delta": None, "vacuity": "n/a",
-                         "detail": {"reason": reason}})
-        else:
-            rows.extend(table_row(family.name, b, s["train_error"], s["test_error"], s["num_classes"])
-                        for b in family.factory.rows(net, delta))
-        seconds[family.name] = time.perf_counter() - start
-    not_evaluated = [{"family": f.name, "description": f.description, "cost": f.factory.cost}
-                     for f in table_families() if f not in selected]
-    result = {"dataset": config.fit.data.name, "model": config.fit.model.name, "delta": config.delta,
-              "simultaneous": config.simultaneous, "delta_per_family": delta, "families_using_delta": m,
-              "fit_run": str(net.record.path), "measured": measured, "bounds": rows,
-              "family_seconds": seconds, "not_evaluated": not_evaluated}
-    if config.sss:
+    """Train or load the network (runs cached under the record root `out`) and evaluate the selected
+    quantities on it (`genproof.quantities.evaluate`); returns the run's summary: the measured
+    numbers and one row per row of the table (a quantity that does not apply says why in a row of
+    kind "not-applicable")."""
+    if isinstance(config, YourNetworkConfig):
+        net = your_network(config, out)
+        names = {"dataset": config.data_file or config.data.name, "model": config.model, "fit_run": None,
+                 "weights": config.weights, "init": config.init}
+    else:
+        net = Network.from_fit(config.fit, out, force=force)
+        names = {"dataset": config.fit.data.name, "model": config.fit.model.name, "fit_run": str(net.record.path)}
+    table = quantities.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
+    not_evaluated = [{"family": f.name, "description": f.description, "cost": f.factory.cost_detail or f.factory.cost}
+                     for f in table_families() if f not in config.selected()]
+    result = {**names, **table.to_json(), "not_evaluated": not_evaluated}
+    if getattr(config, "sss", None):
         from empirical.noisy import tier_config
 
         from . import rrm
@@ -176,7 +239,8 @@ def report_markdown(result: dict) -> str:
         ["generalization gap (test error - train error)", m["gap"]],
         ["parameters", m["n_params"]], ["training examples", m["n_train"]], ["test examples", m["n_test"]],
         ["parameters per training example", m["params_per_example"]],
-        ["steps (epochs)", f"{m['steps']} ({m['epochs']:.1f})"],
+        ["steps (epochs)", f"{m['steps']} ({m['epochs']:.1f})" if m["steps"] is not None else
+         f"n/a (trained by {m.get('trained_by', 'its user')})"],
         ["fitted the training set", "yes" if m["fitted"] else "no"],
         ["error of a uniform guess (1 - 1/K)", m["uniform_guess_error"]],
     ]
@@ -205,13 +269,18 @@ def report_markdown(result: dict) -> str:
                             "implied gap", "implied / measured gap", "vacuity", "source"], table)
     text += "\nKinds:\n\n" + "".join(f"- `{k}`: {v}\n" for k, v in KINDS.items()
                                      if any(b["kind"] == k for b in result["bounds"]))
-    text += (f"\nCost: the training run {m['train_wall_s']:.1f} s; the families "
+    training = "n/a" if m["train_wall_s"] is None else f"{m['train_wall_s']:.1f} s"
+    text += (f"\nCost: the training run {training}; the families "
              + ", ".join(f"{name} {sec:.1f} s" for name, sec in result["family_seconds"].items()) + ".\n")
     if result["not_evaluated"]:
         text += ("\nNot evaluated (each costs more than the training run; add it with `--families NAME,...`, or "
                  "`--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
                                                    for f in result["not_evaluated"]))
-    text += f"\nTraining run: `{result['fit_run']}`\n"
+    if result["fit_run"]:
+        text += f"\nTraining run: `{result['fit_run']}`\n"
+    else:
+        text += (f"\nNetwork: `{result['model']}` with the weights of `{result['weights']}`"
+                 + (f" and the initialization of `{result['init']}`" if result.get("init") else "") + "\n")
     if "rrm" in result:
         from .rrm import markdown
 
@@ -228,10 +297,12 @@ def figure(result: dict):
 
     m = result["measured"]
     names = ["train error", "test error", "gap"]
-    values = [m["train_error"], m["test_error"], m["gap"]]
-    style = [("C0", "C0", None), ("C1", "C1", None), ("C2", "C2", None)]  # (face, edge, hatch)
+    names, values, style = zip(*[(n, v, s) for n, v, s in zip(
+        names, [m["train_error"], m["test_error"], m["gap"]], [("C0", "C0", None), ("C1", "C1", None),
+                                                                ("C2", "C2", None)]) if v is not None])  # (face, edge, hatch)
+    names, values, style = list(names), list(values), list(style)
     for b in result["bounds"]:
-        if b["kind"] in ("stochastic", "compressed"):  # what the certificate is about: Q's or the compressed net's
+        if b["kind"] in ("stochastic", "compressed") and b["test_error"] is not None:  # Q's or the compressed net's
             names.append(f"test error of {'Q (sampled)' if b['kind'] == 'stochastic' else 'the compressed network'}, "
                          f"{b['family']}")
             values.append(b["test_error"])
@@ -276,7 +347,10 @@ def run(config: BoundsConfig, out: str | os.PathLike | None = None, force: bool 
 def listing() -> str:
     """What `--dataset`, `--model` choose among, and the bound families of the table with their cost."""
     table = "\n".join(f"  {f.name:<11} {f.description}\n  {'':<11} cost: {f.factory.cost}"
-                      f"{'' if f.factory.default else ' (opt-in: --families)'}" for f in table_families())
+                      f"{': ' + f.factory.cost_detail if f.factory.cost_detail else ''}"
+                      f"{'' if f.factory.default else ' (opt-in: --families)'}"
+                      + (f"\n  {'':<11} needs: {', '.join(f.factory.needs)}" if f.factory.needs else "")
+                      for f in table_families())
     return cli.listing({"data sets (--dataset)": DATASETS, "models (--model)": MODELS}) + (
         "\n\nbound families (--families; rows of the table):\n" + table)
 
@@ -285,7 +359,16 @@ def parser() -> argparse.ArgumentParser:
     """The command line of `python -m genproof.bounds`."""
     parser = cli.new_parser("python -m genproof.bounds", __doc__.split("\n\n")[0])
     cli.add_data_options(parser)
-    cli.add_model_option(parser, None, help="default: the tier's network for the data set")
+    parser.add_argument("--data", type=Path, metavar="FILE.npz",
+                        help="your data instead of --dataset: an .npz with x_train, y_train, x_test, y_test (inputs "
+                             "(n, *input_shape), used as given; labels integers 0..K-1)")
+    cli.add_model_option(parser, None, help="default: the tier's network for the data set", factories=True)
+    parser.add_argument("--weights", type=Path, metavar="CHECKPOINT",
+                        help="your trained network: a state dict of --model's architecture (torch.save("
+                             "model.state_dict(), path)); nothing is trained unless a selected family retrains")
+    parser.add_argument("--init", type=Path, metavar="CHECKPOINT",
+                        help="with --weights: the same network at initialization (for distance from init and "
+                             "PAC-Bayes around it)")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0,
                         help="seed of the training run: initialisation, minibatch order (default 0)")
     parser.add_argument("--max-steps", type=cli.positive_int, metavar="T",

@@ -69,7 +69,8 @@ from scipy.optimize import minimize_scalar
 from empirical.subspace import SubspaceConfig, compress
 
 from .pac_bayes import kl_inverse_upper
-from .trained import Bound, TrainedNetwork, bound_family
+from .network import Network
+from .quantities import Bound, bound_family
 
 SOURCE = ("Occam bound in kl form (Langford 2005, Section 4) on the description length of a subspace-trained, "
           "quantized network (Lotfi et al., NeurIPS 2022): kl(err_S || err_D) <= (len ln 2 + ln(1/delta)) / n")
@@ -209,11 +210,11 @@ FIRST_DIM = 100  # the smallest subspace tried: its description costs a few hund
 MAX_RUNS = 5  # subspaces of 100, 200, 400, 800 and 1600 coordinates at most
 
 
-def subspace_config(net: TrainedNetwork) -> SubspaceConfig:
-    """The compressed counterpart of the trained network `net`: the same architecture, data,
-    corruption and seed (so the same theta_0), trained on the device `net` was trained on, with
+def subspace_config(net: Network) -> SubspaceConfig:
+    """The compressed counterpart of the trained network `net`: its recipe's architecture, data,
+    corruption and seed (so the same theta_0), trained on the recipe's device, with
     `SubspaceConfig`'s defaults otherwise (its `dim` is set by `doubling_search`)."""
-    c = net.config
+    c = net.fit_config
     default = SubspaceConfig()
     return SubspaceConfig(data=c.data, model=c.model, corruption=c.corruption, seed=c.seed,
                           train=replace(default.train, device=c.train.device))
@@ -237,9 +238,12 @@ def doubling_search(base: SubspaceConfig, n_params: int, root, delta: float) -> 
 
 
 @bound_family("compression", "Occam bound on a quantized subspace network's description length (Lotfi et al. 2022)",
-              cost="2 to 5 trainings of a compressed network (6,000 steps each) with d = 100, 200, 400, ... "
-                   "subspace coordinates", default=False)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
+              kinds=("compressed",), source=SOURCE, cost="training", needs=("recipe",),
+              cost_detail="2 to 5 trainings of a compressed network (6,000 steps each) with d = 100, 200, 400, ... "
+                          "subspace coordinates", default=False,
+              limitations="certifies a compressed network trained in a random subspace of the architecture, not the "
+                          "trained network")
+def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The compression row of the bounds table: with probability >= 1 - delta, an upper bound on the
     test error of a compressed network (kind "compressed"): the network of the table's architecture
     and initialisation trained in the subspace whose certificate is the smallest of the doubling search

@@ -1,6 +1,6 @@
 """Generalization measures of a trained network, and the registry of every measure a study evaluates.
 
-A measure is a number computed from a `genproof.trained.TrainedNetwork` (the trained weights, the
+A measure is a number computed from a `genproof.network.Network` (the trained weights, the
 initialization and the training data; never the test set), oriented as in Jiang et al.: **larger
 should mean a larger generalization gap**. It is a measure, not a bound: it has no constants and
 certifies nothing (the one exception, `pac-bayes-bound`, is a certificate used as a measure).
@@ -52,15 +52,14 @@ Errors are 0-1 training errors, with the network in eval mode (dropout off, batc
 statistics); perturbations touch the parameters only.
 
 Adding a measure: a function `(net, seed) -> float` here (or in a module named after its concept)
-registered with `@measure(name, description, source=..., cost=...)`; a network on which it has no
-value raises `Undefined` (the study records the reason and leaves the network out of that
-measure's statistics).
+registered with `@genproof.quantities.measure(name, description, source=..., cost=..., needs=...)`;
+a network on which it has no value raises `Undefined` (its row says why; the study leaves the
+network out of that measure's statistics).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -68,54 +67,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from empirical.registry import Registry
-
-from .trained import TrainedNetwork
-
-COSTS = {
-    "architecture": "read off the architecture: no data, no weights",
-    "weights": "the trained and initial weights: no data",
-    "pass": "a pass over the training data (margins or per-example gradients) and small matrix norms",
-    "monte-carlo": "a search over the noise scale: `samples` perturbed passes over the training data per step",
-    "ascent": "a search over the box size: `steps` gradient-ascent passes over the training data per step",
-    "optimization": "thousands of optimizer steps (a posterior) and a thousand sampled networks",
-}
+from .network import Network, has_batch_norm
+from .quantities import MEASURES, Undefined, measure
 
 TARGET = 0.1  # Jiang et al. and Dziugaite et al.'s code: the training error may rise by at most 0.1
 MAGNITUDE_EPS = 1e-3  # their code's `mag_eps`
-
-
-class Undefined(ValueError):
-    """The measure has no value for this network (it says why)."""
-
-
-@dataclass(frozen=True)
-class Measure:
-    """A registered measure: `fn(net, seed) -> float`, larger meaning a larger predicted gap;
-    `source` (paper, equation, code); `cost`, a key of `COSTS`; `default`: whether a study
-    evaluates it unless told otherwise (the opt-in ones cost far more than the network's training)."""
-
-    fn: Callable[[TrainedNetwork, int], float]
-    source: str
-    cost: str
-    default: bool = True
-
-    def __post_init__(self):
-        if self.cost not in COSTS:
-            raise ValueError(f"cost must be one of {', '.join(COSTS)}, got {self.cost!r}")
-
-
-MEASURES = Registry("measure")
-
-
-def measure(name: str, description: str, source: str, cost: str, default: bool = True):
-    """Decorator over `fn(net, seed) -> float`: registers it in `MEASURES` and returns it unchanged."""
-
-    def register(fn):
-        MEASURES.add(name, Measure(fn, source, cost, default), description)
-        return fn
-
-    return register
 
 
 def defaults() -> tuple[str, ...]:
@@ -177,7 +133,7 @@ def error(model: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor, y:
     return (functional_call(model, params, (x,)).argmax(1) != y).double().mean().item()
 
 
-def gaussian_scale(net: TrainedNetwork, magnitude_eps: float | None = None, target: float = TARGET,
+def gaussian_scale(net: Network, magnitude_eps: float | None = None, target: float = TARGET,
                    samples: int = 10, rel_tol: float = 0.01, seed: int = 0) -> float:
     """sigma' of PAC-Bayes flatness (module docstring): the largest sigma with
     mean_k err(w + u_k) - err(w) <= `target`, u_k = sigma z_k (or sqrt(sigma^2 w^2 + eps^2) z_k with
@@ -198,7 +154,7 @@ def gaussian_scale(net: TrainedNetwork, magnitude_eps: float | None = None, targ
     return largest_scale(deviation, target, rel_tol)
 
 
-def box_scale(net: TrainedNetwork, magnitude_eps: float | None = None, target: float = TARGET, steps: int = 10,
+def box_scale(net: Network, magnitude_eps: float | None = None, target: float = TARGET, steps: int = 10,
               rel_tol: float = 0.01, seed: int = 0) -> float:
     """alpha' of sharpness flatness (module docstring): the largest alpha with
     max_t err(w + u_t) - err(w) <= `target`, u_0 uniform in the box |u_i| <= r_i (r_i = alpha, or
@@ -240,16 +196,16 @@ DZIUGAITE_CODE = "nitarshan/robust-generalization-measures, data/generation/meas
 @measure("params", "number of parameters (VC-style: VC bounds grow with it)",
          source=f"{JIANG}, measure (20) 'params'; {DZIUGAITE_CODE}, get_all_measures (CT.PARAMS: weights only)",
          cost="architecture")
-def params(net: TrainedNetwork, seed: int = 0) -> float:
+def params(net: Network, seed: int = 0) -> float:
     """The number of trainable scalars, weights and biases (their code counts weights only)."""
     return float(sum(p.numel() for p in net.model.parameters() if p.requires_grad))
 
 
-def _norms(net: TrainedNetwork):
+def _norms(net: Network):
     from .norms import MarginNotPositive, norm_measures
 
-    try:
-        return norm_measures(net)  # gamma: the 10th percentile of the training margins, as in their code
+    try:  # gamma: the 10th percentile of the training margins, as in their code; computed once per evaluation
+        return net.shared("norm_measures", lambda: norm_measures(net))
     except MarginNotPositive as err:
         raise Undefined(str(err)) from err
     except NotImplementedError as err:
@@ -259,14 +215,14 @@ def _norms(net: TrainedNetwork):
 @measure("spectral", "spectral complexity over the margin, ||X||_F R_A ln(W) / (gamma n) (genproof.norms)",
          source="Bartlett, Foster, Telgarsky, NeurIPS 2017, Theorem 1.1 (genproof.norms); Jiang et al.'s (29)-(31) "
                 "are the same family in log form", cost="pass")
-def spectral(net: TrainedNetwork, seed: int = 0) -> float:
+def spectral(net: Network, seed: int = 0) -> float:
     return _norms(net).spectral
 
 
 @measure("spectral-product", "product of squared spectral norms over the squared margin, prod ||A_i||^2 / gamma^2",
          source=f"{JIANG}, measure (31) 'prod.of.spec/margin' ({DZIUGAITE_CODE}: exp of LOG_PROD_OF_SPEC_OVER_MARGIN); "
                 "biases folded into the operators (genproof.norms), their code drops them", cost="pass")
-def spectral_product(net: TrainedNetwork, seed: int = 0) -> float:
+def spectral_product(net: Network, seed: int = 0) -> float:
     m = _norms(net)
     return m.lipschitz_bound ** 2 / m.gamma ** 2
 
@@ -274,7 +230,7 @@ def spectral_product(net: TrainedNetwork, seed: int = 0) -> float:
 @measure("frobenius", "product of Frobenius norms over the margin (genproof.norms)",
          source="Golowich, Rakhlin, Shamir, COLT 2018, Theorem 1 (genproof.norms); Jiang et al.'s (36) in log form",
          cost="pass")
-def frobenius(net: TrainedNetwork, seed: int = 0) -> float:
+def frobenius(net: Network, seed: int = 0) -> float:
     value = _norms(net).frobenius
     if value is None:
         raise Undefined("no Frobenius product for residual networks (genproof.norms)")
@@ -283,7 +239,7 @@ def frobenius(net: TrainedNetwork, seed: int = 0) -> float:
 
 @measure("path", "l2 path norm over the margin (genproof.norms)",
          source="Neyshabur, Tomioka, Srebro, COLT 2015, Section 4 (genproof.norms); Jiang et al.'s (43)", cost="pass")
-def path(net: TrainedNetwork, seed: int = 0) -> float:
+def path(net: Network, seed: int = 0) -> float:
     return _norms(net).path
 
 
@@ -293,28 +249,29 @@ def _weights(model: nn.Module) -> list[torch.Tensor]:
 
 
 @measure("dist-init", "squared distance from initialization, sum_i ||W_i - W_i^0||_F^2 (weights, no biases)",
-         source=f"{JIANG}, measure (40) 'fro.dist'; {DZIUGAITE_CODE}, get_all_measures (CT.FRO_DIST)", cost="weights")
-def dist_init(net: TrainedNetwork, seed: int = 0) -> float:
+         source=f"{JIANG}, measure (40) 'fro.dist'; {DZIUGAITE_CODE}, get_all_measures (CT.FRO_DIST)", cost="weights",
+         needs=("init",))
+def dist_init(net: Network, seed: int = 0) -> float:
     return float(sum(((w - w0).double() ** 2).sum() for w, w0 in zip(_weights(net.model), _weights(net.init))))
 
 
 @measure("pacbayes-flatness", "1/sigma'^2: Gaussian weight noise N(0, sigma'^2) raises the training error by 0.1",
          source=f"{JIANG}, measure (53) 'pacbayes.flatness'; {DZIUGAITE_CODE}, _pacbayes_sigma", cost="monte-carlo")
-def pacbayes_flatness(net: TrainedNetwork, seed: int = 0) -> float:
+def pacbayes_flatness(net: Network, seed: int = 0) -> float:
     return 1 / gaussian_scale(net, seed=seed) ** 2
 
 
 @measure("pacbayes-mag-flatness", "1/sigma'^2 for noise N(0, sigma'^2 w_i^2 + 1e-6) (magnitude-aware)",
          source=f"{JIANG}, measure (61) 'pacbayes.mag.flatness'; {DZIUGAITE_CODE}, _pacbayes_sigma with magnitude_eps",
          cost="monte-carlo")
-def pacbayes_mag_flatness(net: TrainedNetwork, seed: int = 0) -> float:
+def pacbayes_mag_flatness(net: Network, seed: int = 0) -> float:
     return 1 / gaussian_scale(net, MAGNITUDE_EPS, seed=seed) ** 2
 
 
 @measure("sharpness-flatness", "1/alpha'^2: the worst perturbation in the box |u_i| <= alpha' raises the training "
          "error by 0.1", source=f"{JIANG}, Appendix C, sharpness flatness (as recalled: not verified against the text)",
          cost="ascent")
-def sharpness_flatness(net: TrainedNetwork, seed: int = 0) -> float:
+def sharpness_flatness(net: Network, seed: int = 0) -> float:
     return 1 / box_scale(net, seed=seed) ** 2
 
 
@@ -322,14 +279,14 @@ def sharpness_flatness(net: TrainedNetwork, seed: int = 0) -> float:
          source=f"{JIANG}, Appendix C, magnitude-aware sharpness flatness (as recalled, eps scaled with alpha: module "
                 "docstring)",
          cost="ascent")
-def sharpness_mag_flatness(net: TrainedNetwork, seed: int = 0) -> float:
+def sharpness_mag_flatness(net: Network, seed: int = 0) -> float:
     return 1 / box_scale(net, MAGNITUDE_EPS, seed=seed) ** 2
 
 
 @measure("incoherence", "1 - alpha, alpha the coherence of per-example gradients at the trained weights (training set)",
          source="Chatterjee & Zielinski, arXiv 2203.10036, Section 4 (alpha; empirical.gradients); evaluated at the end "
                 "of training, our adaptation: the source tracks coherence along training", cost="pass")
-def incoherence(net: TrainedNetwork, seed: int = 0) -> float:
+def incoherence(net: Network, seed: int = 0) -> float:
     from empirical.gradients import coherence, coherence_moments
 
     model = net.model.eval()
@@ -343,10 +300,9 @@ def incoherence(net: TrainedNetwork, seed: int = 0) -> float:
 
 @measure("pac-bayes-bound", "Dziugaite & Roy's PAC-Bayes bound on the test error of Q (a certificate, used as a measure)",
          source="Dziugaite & Roy, UAI 2017 (genproof.pac_bayes.pac_bayes_bound, delta 0.05)", cost="optimization",
-         default=False)
-def pac_bayes_bound(net: TrainedNetwork, seed: int = 0) -> float:
+         default=False, needs=("init",))
+def pac_bayes_bound(net: Network, seed: int = 0) -> float:
     from .pac_bayes import pac_bayes_bound as certificate
-    from .trained import has_batch_norm
 
     if has_batch_norm(net.model):
         raise Undefined("batch-norm statistics are fitted outside the posterior and the prior")

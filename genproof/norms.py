@@ -68,8 +68,10 @@ padding), run until the estimate changes by less than `POWER_TOL` relative (`POW
 Power iteration approaches the top singular value from below; tests/test_norms.py checks it against
 the SVD of the dense matrix of small convolutions.
 
-Supported models: empirical.models' MLP, SmallCNN (cnn), ResNet18 (resnet18), and any
-nn.Sequential of the layers above.
+Supported models: empirical.models' MLP, SmallCNN (cnn), ResNet18 (resnet18), and any module
+whose layers, read in registration order, are a chain of the layers above that computes the
+module's outputs (checked on training inputs: a module whose forward does something else, a skip
+connection of its own say, is refused with the reason).
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .trained import Bound, TrainedNetwork, bound_family
+from .network import Network
+from .quantities import Bound, bound_family
 
-SUPPORTED = ("empirical.models' MLP, SmallCNN and ResNet18, or an nn.Sequential of Flatten, Linear, Conv1d/2d "
-             "(+ BatchNorm), ReLU, MaxPool with kernel = stride, global average pooling, Dropout and Identity layers")
+SUPPORTED = ("empirical.models' MLP, SmallCNN and ResNet18, or any module whose layers in registration order are a "
+             "chain of Flatten, Linear, Conv1d/2d (+ BatchNorm), ReLU, MaxPool with kernel = stride, global average "
+             "pooling, Dropout and Identity layers computing its outputs")
 POWER_ITERS = 2000
 POWER_TOL = 1e-7
 
@@ -163,9 +167,19 @@ def _modules(model: nn.Module) -> list[nn.Module]:
         return list(model.features) + list(model.head)
     if isinstance(model, ResNet18):
         return list(model.net)
-    if isinstance(model, nn.Sequential):
-        return list(model)
-    raise NotImplementedError(f"norm measures are implemented for {SUPPORTED}; got {type(model).__name__}")
+    return _chain(model)
+
+
+def _chain(module: nn.Module) -> list[nn.Module]:
+    """Any other module read as the chain of its layers in registration order, containers opened
+    (a residual block of genproof's ResNet-18 kept whole); `norm_measures` checks that the chain
+    computes the module's outputs before it uses it."""
+    from empirical.models import _BasicBlock
+
+    layers = []
+    for m in module.children():
+        layers += _chain(m) if list(m.children()) and not isinstance(m, _BasicBlock) else [m]
+    return layers
 
 
 def _fold_batch_norm(op: Affine, bn: nn.Module) -> Affine:
@@ -247,7 +261,7 @@ def _average_then_linear(modules: list[nn.Module], i: int, shape: tuple[int, ...
 def network(model: nn.Module, input_shape: tuple[int, ...]) -> list:
     """`model` (eval mode) as a list of stages (`Affine`, `ReLU`, `MaxPool`, `Residual`) for inputs of
     `input_shape`; NotImplementedError naming what is supported for other models."""
-    shape = tuple(getattr(model, "shape", (math.prod(input_shape),)))
+    shape = tuple(getattr(model, "shape", input_shape))
     stages, _ = _stages(_modules(model), shape)
     if not any(isinstance(s, (Affine, Residual)) for s in stages) or not isinstance(stages[-1], Affine):
         raise NotImplementedError(f"{type(model).__name__} must end in an affine layer; supported: {SUPPORTED}")
@@ -448,7 +462,7 @@ class MarginNotPositive(ValueError):
     """The margin gamma (a quantile of the training margins) is <= 0: the measures divide by it."""
 
 
-def norm_measures(net: TrainedNetwork, margin_quantile: float = 0.1, reference: str = "zero") -> NormMeasures:
+def norm_measures(net: Network, margin_quantile: float = 0.1, reference: str = "zero") -> NormMeasures:
     """The three measures of the module docstring for `net` on its training data."""
     if reference not in ("zero", "init"):
         raise ValueError(f"reference must be 'zero' or 'init', got {reference!r}")
@@ -460,7 +474,9 @@ def norm_measures(net: TrainedNetwork, margin_quantile: float = 0.1, reference: 
     with torch.no_grad():
         folded, logits = forward(stages, x[:CHECK_BATCH]), model(x[:CHECK_BATCH]).double()
     if not torch.allclose(folded, logits, rtol=1e-4, atol=1e-4 * float(logits.abs().max())):
-        raise RuntimeError(f"the folded network differs from the model by {float((folded - logits).abs().max()):.3g}")
+        raise NotImplementedError(f"the network read off {type(model).__name__} differs from its outputs by "
+                                  f"{float((folded - logits).abs().max()):.3g}: its forward is not the chain of its "
+                                  f"layers; supported: {SUPPORTED}")
     refs = network(net.init.eval(), net.data.input_shape) if reference == "init" else None
     n = len(y)
     mg = margins(model, x, y)
@@ -488,7 +504,7 @@ def norm_measures(net: TrainedNetwork, margin_quantile: float = 0.1, reference: 
     )
 
 
-def not_applicable(net: TrainedNetwork) -> str | None:
+def not_applicable(net: Network) -> str | None:
     """Why the measures are not computed for `net` (`network`'s reason), or None."""
     try:
         network(net.model, net.data.input_shape)
@@ -503,14 +519,18 @@ FROBENIUS_RESIDUAL = ("Golowich et al. 2018, Theorem 1 (and Neyshabur et al. 201
 
 
 @bound_family("norms", "spectral, Frobenius and path-norm measures over the margin (MLPs, CNNs, ResNet-18; biases "
-              "folded in)", not_applicable, uses_delta=False)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
+              "folded in)", not_applicable, kinds=("measure",), uses_delta=False, cost="pass",
+              source="Bartlett, Foster, Telgarsky 2017, Theorem 1.1; Golowich et al. 2018, Theorem 1; Neyshabur, "
+                     "Tomioka, Srebro 2015, Section 4",
+              limitations="measures without the theorems' constants: they bound nothing by themselves; the residual "
+                          "extension of the spectral complexity is ours")
+def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The three measures as rows of the bounds table, each of kind `measure`: they are the leading
     terms of margin bounds (test error <= R_gamma + measure x constants + confidence), not bounds; the
     name gives the margin loss R_gamma at gamma that stands beside them. (`delta` is accepted for a
     uniform signature; the measures do not depend on it.)"""
     try:
-        m = norm_measures(net)
+        m = net.shared("norm_measures", lambda: norm_measures(net))
     except MarginNotPositive as err:  # a network that misclassifies that much of its training set
         return [Bound("norm measures / margin", "Bartlett, Foster, Telgarsky 2017; Neyshabur et al. 2015, 2017", None,
                       "not-applicable", {"reason": str(err)})]

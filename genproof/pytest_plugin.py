@@ -13,6 +13,9 @@ A user's own test folder collects every registered claim (their own included, on
 their conftest) with one line in a test module:
 
     from genproof.test_claims import test_claim  # noqa: F401
+
+and checks a claim on their own recipe and data with the `check` fixture (`genproof.claims.check`),
+whose verdicts join the session's ledger.
 """
 
 from __future__ import annotations
@@ -59,6 +62,26 @@ def claims_root(request) -> Path:
 @pytest.fixture
 def record_verdict(request):
     return request.config.stash[VERDICTS].append
+
+
+@pytest.fixture
+def check(request, tier, claims_root):
+    """`check(claim_id, recipe=..., data=(train, test))`: `genproof.claims.check` at the session's
+    tier, its runs under the session's claims root, its verdict added to the session's ledger:
+
+        def test_my_net_memorizes(check):
+            assert check("zhang2017.random-labels", recipe=Recipe(my_factory, my_train), data=my_data).holds
+    """
+    from genproof.claims import check as check_claim
+
+    def checked(claim_id: str, recipe, data=None, **kwargs):
+        kwargs.setdefault("tier", tier)
+        kwargs.setdefault("root", claims_root)
+        verdict = check_claim(claim_id, recipe, data, **kwargs)
+        request.config.stash[VERDICTS].append(verdict)
+        return verdict
+
+    return checked
 
 
 def pytest_sessionfinish(session):

@@ -26,7 +26,8 @@ from scipy import stats
 from empirical.fit import FitConfig
 from empirical.random_signs import fit_draws, signs
 
-from .trained import Bound, TrainedNetwork, bound_family
+from .network import Network
+from .quantities import Bound, bound_family
 
 MAX_EXACT_N = 20  # rademacher_finite_exact enumerates 2^n sign vectors
 
@@ -226,26 +227,32 @@ def loss_rademacher_by_fitting(config: FitConfig, root, n_sigma: int = 3, first_
     return _by_fitting(config, root, n_sigma, "loss", first_draw)
 
 
+SOURCE = ("Mohri, Rostamizadeh & Talwalkar 2018, Theorem 3.3 (eq. 3.4), Definition 3.1; estimate by fitting "
+          "random signs after zhang2017 Section 2.4")
+
+
 @bound_family("rademacher", "Rademacher bound at R(l o H o S) estimated by fitting random signs: a lower estimate (any model)",
-              cost="trains 3 networks of the architecture to fit random signs (each about as long as fitting random labels)",
-              default=False)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05, n_sigma: int = 3) -> list[Bound]:
+              kinds=("lower-estimate",), source=SOURCE, cost="training", needs=("recipe",),
+              cost_detail="trains 3 networks of the architecture to fit random signs (each about as long as fitting "
+                          "random labels)", default=False,
+              limitations="training attains a member of the class, so the fitted correlation is at most the supremum: "
+                          "a lower estimate, never a certificate")
+def bound_rows(net: Network, delta: float = 0.05, n_sigma: int = 3) -> list[Bound]:
     """The Rademacher bound (Mohri et al. 2018, Theorem 3.3, eq. 3.4; `rademacher_bound`) on
     `net`'s test error, evaluated at R(l o H o S) estimated by `loss_rademacher_by_fitting` on
-    `net`'s architecture, training inputs and labels (runs cached under `net.root`). Training
+    `net`'s architecture, training inputs and labels, trained by its recipe (runs cached under
+    `net.root`). Training
     attains a member of the class, so each draw's correlation is at most that draw's supremum:
     the estimate is a lower estimate of R(l o H o S) (up to Monte Carlo error over sigma), and the
     value a lower estimate of the bound (kind "lower-estimate"): at or above 1 it shows the bound
     vacuous; below, it certifies nothing, because the bound itself may be larger."""
     s = net.summary
-    est = loss_rademacher_by_fitting(net.config, net.root, n_sigma)
+    est = loss_rademacher_by_fitting(net.fit_config, net.root, n_sigma)
     n = s["n_train"]
     value = rademacher_bound(s["train_error"], est.mean, n, delta)
     return [Bound(
         name="Rademacher bound at a fitted R(l o H o S) (lower estimate)",
-        source=("Mohri, Rostamizadeh & Talwalkar 2018, Theorem 3.3 (eq. 3.4), Definition 3.1; estimate by fitting "
-                "random signs after zhang2017 Section 2.4"),
-        value=value, kind="lower-estimate",
+        source=SOURCE, value=value, kind="lower-estimate",
         detail={"train_error": s["train_error"], "loss_rademacher": est.mean, "ci": [est.ci_low, est.ci_high],
                 "n_sigma": est.n_sigma, "n": n, "delta": delta, "confidence_term": confidence_term(n, delta)},
     )]

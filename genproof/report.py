@@ -3,12 +3,46 @@ in a report is typed in by hand)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from empirical.records import write_json, write_text
+from empirical.records import to_jsonable, write_json, write_text
 
-from .claims import Verdict, fmt
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(fmt(x) for x in v) + "]"
+    return str(v)
+
+
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    """The outcome of checking one claim at one tier."""
+
+    claim: str
+    tier: str
+    holds: bool
+    measured: dict
+    tolerances: dict
+    setting: Any
+    statement: str
+    source: str
+    cited: dict
+    expected_to_hold: bool
+    wall_s: float
+
+    def to_json(self) -> dict:
+        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    def explain(self) -> str:
+        """One paragraph: the verdict, the measured numbers and the tolerances."""
+        nums = ", ".join(f"{k}={fmt(v)}" for k, v in self.measured.items())
+        tols = ", ".join(f"{k}={fmt(v)}" for k, v in self.tolerances.items())
+        word = "holds" if self.holds else "does NOT hold"
+        return f"{self.claim} [{self.tier}] {word}: {nums} (tolerances: {tols})"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:

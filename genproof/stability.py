@@ -25,12 +25,14 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from empirical.models import build
 from empirical.records import Record
 from empirical.replace_one import (MarginRamp, PerExampleLoss, SurrogateFitConfig, cross_entropy_per_example,
                                    load_surrogate_model, surrogate_fit)
 from empirical.train import TrainConfig
 
-from .trained import Bound, bound_family, has_batch_norm
+from .network import Network, has_batch_norm
+from .quantities import Bound, bound_family
 
 
 def convex_bound(L: float, n: int, steps: Sequence[float]) -> float:
@@ -198,12 +200,14 @@ def estimate_smoothness(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 STABILITY_C = 10.0  # c of the stability run's steps c/t: learns on digits (quick tier) in 10^3 steps
 
 
-def stability_run_config(net) -> SurrogateFitConfig:
-    """The run the stability row bounds: `net`'s architecture, data, corruption and seed, trained
-    for as many steps as `net` with its batch size, on `MarginRamp` by plain SGD with steps
-    `STABILITY_C` / t (the theorem's algorithm: no momentum, no weight decay, no augmentation)."""
-    cfg = net.config
-    train = TrainConfig(lr=STABILITY_C, momentum=0.0, batch_size=cfg.train.batch_size, max_steps=net.summary["steps"],
+def stability_run_config(net: Network) -> SurrogateFitConfig:
+    """The run the stability row bounds: `net`'s recipe (architecture, data, corruption and seed),
+    trained for as many steps as `net` (a network its user trained: the recipe's step budget) with
+    its batch size, on `MarginRamp` by plain SGD with steps `STABILITY_C` / t (the theorem's
+    algorithm: no momentum, no weight decay, no augmentation)."""
+    cfg = net.fit_config
+    steps = net.summary["steps"] or cfg.train.max_steps
+    train = TrainConfig(lr=STABILITY_C, momentum=0.0, batch_size=cfg.train.batch_size, max_steps=steps,
                         lr_schedule="inverse-time", stop_at_fit=False, device=cfg.train.device)
     return SurrogateFitConfig(cfg.data, cfg.model, train, cfg.corruption, cfg.seed)
 
@@ -227,22 +231,28 @@ def surrogate_constants(config: SurrogateFitConfig, record: Record, x: torch.Ten
             max(estimate_smoothness(m, x, y, loss) for m in models), False)
 
 
-def not_applicable(net) -> str | None:
+def not_applicable(net: Network) -> str | None:
     """Theorem 3.12 is about SGD on per-example losses f(w; z) with L and beta in the parameters. With
     batch norm, a training step's loss couples the examples of its minibatch, and the network evaluated
     depends on running statistics that no gradient step sets."""
     if has_batch_norm(net.model):
-        return (f"{net.config.model.name} has batch norm: SGD does not follow per-example losses f(w; z) (a batch's "
+        return (f"{type(net.model).__name__} has batch norm: SGD does not follow per-example losses f(w; z) (a batch's "
                 "statistics couple its examples) and its running statistics are set outside the gradient steps")
     return None
 
 
-@bound_family("stability", "hardt2016 Theorem 3.12 (minibatch form) on a c/t-step SGD run with a bounded surrogate "
-              "(no batch norm)", not_applicable, uses_delta=False,
-              cost="trains a network of the architecture on the surrogate loss with c/t steps (as many steps as the "
-                   "training run), then estimates L and beta by per-example gradients and Hessian-vector products",
-              default=False)
-def bound_rows(net, delta: float) -> list:
+SOURCE = "hardt2016 Theorem 3.12 (minibatch form, our derivation: notebooks/minibatch_stability.ipynb)"
+
+
+@bound_family("stability", "hardt2016 Theorem 3.12 (minibatch form) on a separate c/t-step SGD run with a bounded "
+              "surrogate (no batch norm)", not_applicable, kinds=("expectation", "lower-estimate"), source=SOURCE,
+              uses_delta=False, cost="training", needs=("recipe",),
+              cost_detail="trains a network of the architecture on the surrogate loss with c/t steps (as many steps as "
+                          "the training run), then estimates L and beta by per-example gradients and Hessian-vector "
+                          "products", default=False,
+              limitations="bounds a separate run of plain SGD with c/t steps on a surrogate loss, not the trained "
+                          "network; L and beta are exact only for a linear classifier")
+def bound_rows(net: Network, delta: float) -> list:
     """The non-convex stability bound for the network's own stability run (`stability_run_config`:
     same architecture, data and steps; plain SGD, steps c/t, the surrogate `MarginRamp` in [0, 2]
     that bounds the 0-1 loss): E[test 0-1] <= E[test l] <= E[train l] + eps_stab, in expectation
@@ -255,11 +265,12 @@ def bound_rows(net, delta: float) -> list:
     record = surrogate_fit(config, net.root)
     s = record.summary
     x, y = net.data.x_train, net.data.y_train
-    L, beta, exact = surrogate_constants(config, record, x, y, net.init)
+    init = build(config.model, net.data.input_shape, net.data.num_classes, seed=config.seed).eval()
+    L, beta, exact = surrogate_constants(config, record, x, y, init)
     eps = nonconvex_bound_minibatch(L, beta, s["c"], s["steps"], s["n_train"], s["batch_size"], MarginRamp.SUP)
     return [Bound(
-        "uniform stability, non-convex SGD (c/t steps, margin-ramp surrogate)",
-        "hardt2016 Theorem 3.12 (minibatch form, our derivation: notebooks/minibatch_stability.ipynb)",
+        "uniform stability of a separate SGD run (c/t steps, margin-ramp surrogate), not of the trained network",
+        SOURCE,
         s["train_surrogate"] + eps, "expectation" if exact else "lower-estimate",
         {"bounds": "E[test 0-1 error] of the stability run (plain SGD, steps c/t, MarginRamp surrogate), not of the "
                    "trained network", "epsilon_stab": eps, "train_surrogate": s["train_surrogate"],

@@ -61,8 +61,9 @@ from empirical.records import Record, cached_run, default_root, save_figure, wri
 from empirical.train import TrainConfig
 
 from .bootstrap import kendall_tau
-from .measures import COSTS, MEASURES, Undefined, defaults
-from .trained import TrainedNetwork
+from .measures import MEASURES, defaults
+from .quantities import COSTS, evaluate
+from .network import Network
 
 REPLICATE = "seed"  # the axis of repeated runs: grouped over, never a hyperparameter of its own
 MIN_ESS = 12.0  # Dziugaite et al.'s minimum effective sample size of an environment (their scripts' default)
@@ -190,18 +191,13 @@ def measure_network(run: MeasureRun, root: Path) -> Record:
 
     def compute(out: Path) -> dict:
         start = time.perf_counter()
-        net = TrainedNetwork.load(run.fit, root)
+        net = Network.from_fit(run.fit, root)
         load_s = time.perf_counter() - start
-        values, seconds, undefined = {}, {}, {}
-        for name in run.measures:
-            start = time.perf_counter()
-            try:
-                values[name] = float(MEASURES.get(name).fn(net, seed=run.seed))
-            except Undefined as err:
-                values[name], undefined[name] = None, str(err)
-            seconds[name] = time.perf_counter() - start
+        table = evaluate(net, run.measures, seed=run.seed)
+        values = {r["family"]: r["value"] for r in table}
+        undefined = {r["family"]: r["detail"]["reason"] for r in table if r["value"] is None}
         s = net.summary
-        return {"values": values, "seconds": seconds, "undefined": undefined, "load_s": load_s,
+        return {"values": values, "seconds": table.seconds, "undefined": undefined, "load_s": load_s,
                 "fit_record": net.record.path.name, **{k: s[k] for k in ("gap", "train_error", "test_error", "fitted",
                                                                            "n_test", "n_train", "n_params", "wall_s")}}
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
-from empirical.models import ModelConfig
-
-from .trained import Bound, TrainedNetwork, bound_family
+from .network import Network
+from .quantities import Bound, bound_family
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,50 @@ class Architecture:
         return sum(self.units)
 
 
-def mlp_architecture(input_dim: int, width: int, depth: int) -> Architecture:
-    """The `empirical.models` MLP (`depth` hidden ReLU layers of `width` units) with one output unit."""
-    dims = [input_dim] + [width] * depth + [1]
+def chain_architecture(input_dim: int, widths: tuple[int, ...]) -> Architecture:
+    """A chain of ReLU layers of `widths` units on `input_dim` inputs, with one output unit."""
+    dims = [input_dim, *widths, 1]
     return Architecture(tuple(dims[1:]), tuple((a + 1) * b for a, b in zip(dims[:-1], dims[1:])))
 
 
-def count_layers(model: nn.Module) -> tuple[int, int]:
-    """(W, L) for any `empirical.models` network: W = trainable scalars, L = number of Linear and
-    Conv modules (for networks with parallel branches, such as inception-small, an upper bound on
-    the depth)."""
-    W = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    L = sum(isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) for m in model.modules())
-    return W, L
+def mlp_architecture(input_dim: int, width: int, depth: int) -> Architecture:
+    """The `empirical.models` MLP (`depth` hidden ReLU layers of `width` units) with one output unit."""
+    return chain_architecture(input_dim, (width,) * depth)
+
+
+CHAIN = "a chain of Linear layers with biases and ReLUs between them (Flatten, Dropout and Identity allowed)"
+CHECK_BATCH = 64  # training inputs on which the chain read off the module is checked against the module
+
+
+def relu_chain(model: nn.Module, x: torch.Tensor) -> tuple[int, ...]:
+    """The hidden widths of `model` read as `CHAIN` (its leaf modules in registration order), checked
+    to compute the module's own outputs on the inputs `x[:CHECK_BATCH]`; NotImplementedError saying
+    what differs for any other module."""
+    layers = []
+    for m in model.modules():
+        if list(m.children()) or isinstance(m, (nn.Flatten, nn.Dropout, nn.Identity)):
+            continue
+        if not isinstance(m, (nn.Linear, nn.ReLU)):
+            raise NotImplementedError(f"the VC bound here covers {CHAIN}; {type(model).__name__} has a "
+                                      f"{type(m).__name__} layer")
+        layers.append(m)
+    linears = layers[0::2]
+    pattern = all(isinstance(m, nn.Linear) for m in linears) and all(isinstance(m, nn.ReLU) for m in layers[1::2])
+    if not layers or not pattern or isinstance(layers[-1], nn.ReLU):
+        raise NotImplementedError(f"the VC bound here covers {CHAIN}; {type(model).__name__}'s layers are "
+                                  f"{', '.join(type(m).__name__ for m in layers) or 'none'}")
+    if any(m.bias is None for m in linears):
+        raise NotImplementedError(f"the VC bound here covers {CHAIN}; a Linear layer of {type(model).__name__} "
+                                  "has no bias (the lower bound on VCdim uses biases)")
+    if sum(p.numel() for p in model.parameters()) != sum(p.numel() for m in linears for p in m.parameters()):
+        raise NotImplementedError(f"{type(model).__name__} has parameters outside its Linear layers")
+    chain = nn.Sequential(nn.Flatten(), *layers).eval()
+    with torch.no_grad():
+        ours, theirs = chain(x[:CHECK_BATCH]), model.eval()(x[:CHECK_BATCH])
+    if ours.shape != theirs.shape or not torch.allclose(ours, theirs, rtol=1e-4, atol=1e-5):
+        raise NotImplementedError(f"{type(model).__name__}'s forward is not the chain of its Linear and ReLU "
+                                  f"layers in registration order (checked on {len(ours)} training inputs)")
+    return tuple(m.out_features for m in linears[:-1])
 
 
 def bhlm_upper(arch: Architecture, pieces: int = 2) -> float:
@@ -92,17 +123,22 @@ def bhlm_upper(arch: Architecture, pieces: int = 2) -> float:
     return arch.L + Lbar * arch.W * math.log2(4 * math.e * p * R * math.log2(2 * math.e * p * R))
 
 
-def mlp_lower(input_dim: int, width: int, depth: int) -> int:
-    """A VC-dimension lower bound valid for the one-output `empirical.models` MLP itself (not an
-    order), and so for each pairwise comparison of its K-output version:
+def chain_lower(input_dim: int, widths: tuple[int, ...]) -> int:
+    """A VC-dimension lower bound valid for the one-output ReLU chain of hidden `widths` itself (not
+    an order), and so for each pairwise comparison of its K-output version:
     - d + 1: one hidden ReLU unit realizes any halfspace on a finite set (sign(relu(<w,x>+b) - eps),
       passed through later layers by positive identity weights), and halfspaces in R^d have VC
       dimension d + 1;
-    - `width`, for depth 1: zhang2017 Theorem 1 builds, for any n = width points with distinct
-      projections <a, x_i> (true of distinct points for almost every a), the hidden biases and
-      output weights that fit any real targets, so any +-1 labeling.
+    - the width, for one hidden layer: zhang2017 Theorem 1 builds, for any n = width points with
+      distinct projections <a, x_i> (true of distinct points for almost every a), the hidden biases
+      and output weights that fit any real targets, so any +-1 labeling.
     """
-    return max(input_dim + 1, width if depth == 1 else 0)
+    return max(input_dim + 1, widths[0] if len(widths) == 1 else 0)
+
+
+def mlp_lower(input_dim: int, width: int, depth: int) -> int:
+    """`chain_lower` for the `empirical.models` MLP of `depth` hidden layers of `width` units."""
+    return chain_lower(input_dim, (width,) * depth)
 
 
 def halfspace_vc_dimension(d: int) -> int:
@@ -174,14 +210,15 @@ def vc_bound(train_error: float, vc: float, n: int, delta: float, num_classes: i
     return growth_function_bound(train_error, multiclass_log_growth(vc, n, num_classes), n, delta)
 
 
-def not_applicable(net: TrainedNetwork) -> str | None:
-    """Theorem 7 reads the network's layer-by-layer parameter counts (`Architecture`), worked out
-    here for the `mlp` architecture only (the others have batch norm, pooling or skip connections)."""
-    name = net.config.model.name
-    if name == "mlp":
-        return None
-    return (f"the VC dimension (BHLM 2019 Theorem 7) is worked out here for mlp networks only, "
-            f"not for the layers of {name}")
+def not_applicable(net: Network) -> str | None:
+    """Networks that are a chain of Linear layers (with biases) and ReLUs, read off the module and
+    checked against its outputs (`relu_chain`): BHLM's Theorem 7 reads their layer-by-layer
+    parameter counts; batch norm, pooling, convolutions and skip connections are not worked out here."""
+    try:
+        relu_chain(net.model, net.data.x_train)
+    except NotImplementedError as err:
+        return str(err)
+    return None
 
 
 SOURCE = ("Mohri et al. 2018 Cor. 3.9 (K classes: Thm 3.3 + Massart, Thm 3.7, via pairwise comparisons; our "
@@ -189,9 +226,12 @@ SOURCE = ("Mohri et al. 2018 Cor. 3.9 (K classes: Thm 3.3 + Massart, Thm 3.7, vi
 
 
 @bound_family("vc", "VC bound for K classes via pairwise comparisons, at BHLM's upper and a provable lower "
-              "bound on the VC dimension (mlp only)", not_applicable)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
-    """Two rows for `mlp` networks with K classes (`vc_bound` with the network's K-class training
+              "bound on the VC dimension (ReLU MLPs)", not_applicable, kinds=("network", "lower-estimate"),
+              source=f"{SOURCE}; BHLM 2019 (JMLR) Theorem 7", cost="architecture",
+              limitations="the VC dimension of the architecture, not of the trained weights: large for any network "
+                          "that can fit its training set; BHLM's constants are as recalled (bhlm_upper)")
+def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
+    """Two rows for ReLU MLPs (`relu_chain`) with K classes (`vc_bound` with the network's K-class training
     error; the VC dimension is that of the one-output network of the same hidden layers, which
     each pairwise comparison of outputs is):
     - kind "network": at BHLM 2019 Theorem 7's upper bound on the VC dimension, an upper bound on
@@ -202,11 +242,11 @@ def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
     A network it does not apply to (`not_applicable`) gets no rows."""
     if not_applicable(net):
         return []
-    config: ModelConfig = net.config.model
+    widths = relu_chain(net.model, net.data.x_train)
     s = net.summary
     d, n, K = math.prod(s["input_shape"]), s["n_train"], s["num_classes"]
-    arch = mlp_architecture(d, config.width, config.depth)
-    upper, lower = bhlm_upper(arch), mlp_lower(d, config.width, config.depth)
+    arch = chain_architecture(d, widths)
+    upper, lower = bhlm_upper(arch), chain_lower(d, widths)
     common = {"train_error": s["train_error"], "n": n, "W": arch.W, "L": arch.L, "num_classes": K,
               "pairwise_comparisons": K * (K - 1) // 2, "delta": delta}
     return [

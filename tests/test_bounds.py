@@ -7,8 +7,9 @@ from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig
 from empirical.registry import Registry
 from empirical.train import TrainConfig
-from genproof import bounds
-from genproof.trained import BOUND_FAMILIES, Bound, BoundFamily, TrainedNetwork, vacuity
+from genproof import bounds, catalog, quantities
+from genproof.network import Network
+from genproof.quantities import BOUND_FAMILIES, Bound, Quantity, vacuity
 
 TINY = FitConfig(DataConfig("digits", n_train=100, n_test=50), ModelConfig("mlp", width=64),
                  TrainConfig(lr=0.1, momentum=0.9, batch_size=50, max_steps=200))
@@ -47,7 +48,7 @@ def test_bound_families_are_registered_in_the_table_order():
     assert BOUND_FAMILIES.kind == "bound family"
     assert tuple(f.name for f in bounds.table_families()) == ("vc", "rademacher", "norms", "pac-bayes", "pbb", "stability",
                                                         "compression")
-    assert all(isinstance(e.factory, BoundFamily) and "\n" not in e.description for e in BOUND_FAMILIES)
+    assert all(isinstance(e.factory, Quantity) and "\n" not in e.description for e in BOUND_FAMILIES)
     with pytest.raises(ValueError, match="unknown bound family 'pac_bayes'; did you mean 'pac-bayes'"):
         BOUND_FAMILIES.get("pac_bayes")
 
@@ -59,13 +60,24 @@ def test_list_shows_data_sets_models_and_bound_families(capsys):
     assert all(f"  {name} " in out for name in ("digits", "cifar10", "mlp", "resnet18", "vc", "pac-bayes"))
 
 
+def family(compute, kinds=("network",), covers=None, uses_delta=True) -> Quantity:
+    return Quantity(lambda net, delta, seed: compute(net, delta), "bound", kinds, "for no network", "pass",
+                    covers=covers, uses_delta=uses_delta)
+
+
+def only(monkeypatch, families: Registry) -> None:
+    """Make `families` the only registered quantities."""
+    monkeypatch.setattr(quantities, "QUANTITIES", families)
+    monkeypatch.setattr(catalog, "ordered", lambda: list(families))
+
+
 def test_a_family_that_does_not_apply_gets_one_row_saying_why(tmp_path, monkeypatch):
-    families = Registry("bound family")
-    families.add("always", BoundFamily(lambda net, delta: [Bound("constant", "nowhere", 0.5, "network", delta=delta)]),
+    families = Registry("quantity")
+    families.add("always", family(lambda net, delta: [Bound("constant", "nowhere", 0.5, "network", delta=delta)]),
                  "a row for any network")
-    families.add("never", BoundFamily(lambda net, delta: pytest.fail("rows of a family that does not apply"),
-                                      lambda net: f"not for {net.config.model.name}"), "for no network")
-    monkeypatch.setattr(bounds, "BOUND_FAMILIES", families)
+    families.add("never", family(lambda net, delta: pytest.fail("rows of a family that does not apply"),
+                                 covers=lambda net: f"not for {net.fit_config.model.name}"), "for no network")
+    only(monkeypatch, families)
     record = bounds.run(bounds.BoundsConfig(TINY), tmp_path)
     always, never = record.summary["bounds"]
     train_error = record.summary["measured"]["train_error"]
@@ -78,12 +90,12 @@ def test_a_family_that_does_not_apply_gets_one_row_saying_why(tmp_path, monkeypa
 
 
 def test_which_families_apply_to_a_network_with_batch_norm(tmp_path):
-    mlp = TrainedNetwork.load(TINY, tmp_path)
-    assert all(e.factory.reason_not_applicable(mlp) is None for e in BOUND_FAMILIES)
-    cnn = TrainedNetwork.load(FitConfig(TINY.data, ModelConfig("cnn", channels=4), TINY.train), tmp_path)
-    reasons = {e.name: e.factory.reason_not_applicable(cnn) for e in BOUND_FAMILIES}
+    mlp = Network.from_fit(TINY, tmp_path)
+    assert all(e.factory.reason(mlp) is None for e in BOUND_FAMILIES)
+    cnn = Network.from_fit(FitConfig(TINY.data, ModelConfig("cnn", channels=4), TINY.train), tmp_path)
+    reasons = {e.name: e.factory.reason(cnn) for e in BOUND_FAMILIES}
     assert reasons["rademacher"] is None  # the class of the architecture, whatever its layers
-    assert "mlp networks only" in reasons["vc"]
+    assert "Conv2d layer" in reasons["vc"] and "chain of Linear layers" in reasons["vc"]
     assert reasons["norms"] is None  # the norms of a convolutional network's linear operators
     assert "batch norm" in reasons["pac-bayes"] and "batch norm" in reasons["stability"]
 
@@ -106,13 +118,13 @@ def test_bad_arguments_are_refused_by_name(capsys):
 
 def test_simultaneous_splits_delta_over_the_families_that_use_one(tmp_path, monkeypatch):
     seen = []
-    families = Registry("bound family")
+    families = Registry("quantity")
     for name in ("a", "b"):
-        families.add(name, BoundFamily(lambda net, delta: seen.append(delta) or [Bound("r", "x", 0.5, "network", delta=delta)]),
+        families.add(name, family(lambda net, delta: seen.append(delta) or [Bound("r", "x", 0.5, "network", delta=delta)]),
                      "uses delta")
-    families.add("m", BoundFamily(lambda net, delta: seen.append(("m", delta)) or [Bound("m", "x", 3.0, "measure")],
-                                  uses_delta=False), "a measure")
-    monkeypatch.setattr(bounds, "BOUND_FAMILIES", families)
+    families.add("m", family(lambda net, delta: seen.append(("m", delta)) or [Bound("m", "x", 3.0, "measure")],
+                             kinds=("measure",), uses_delta=False), "a measure")
+    only(monkeypatch, families)
     summary = bounds.run(bounds.BoundsConfig(TINY, delta=0.1, simultaneous=True), tmp_path).summary
     assert seen[:2] == [0.05, 0.05] and summary["delta_per_family"] == 0.05 and summary["families_using_delta"] == 2
     assert [r["delta"] for r in summary["bounds"]] == [0.05, 0.05, None]
@@ -133,13 +145,13 @@ def test_vacuity_follows_the_kind():
 
 def test_a_row_of_each_kind_gets_the_columns_its_kind_allows():
     net_train, net_test = 0.0, 0.03
-    q = bounds.table_row("f", Bound("Q", "s", 0.6, "stochastic", delta=0.05, train_error=0.1, test_error=0.12),
+    q = quantities.table_row("f", Bound("Q", "s", 0.6, "stochastic", delta=0.05, train_error=0.1, test_error=0.12),
                          net_train, net_test, 10)
     assert (q["train_error"], q["test_error"]) == (0.1, 0.12)
     assert q["implied_gap"] == pytest.approx(0.5) and q["ratio_to_gap"] == pytest.approx(0.5 / 0.02)
-    low = bounds.table_row("f", Bound("L", "s", 1.4, "lower-estimate"), net_train, net_test, 10)
+    low = quantities.table_row("f", Bound("L", "s", 1.4, "lower-estimate"), net_train, net_test, 10)
     assert low["implied_gap"] is None and low["ratio_to_gap"] is None and low["vacuity"] == "vacuous"
-    exp = bounds.table_row("f", Bound("E", "s", 0.2, "expectation"), net_train, net_test, 10)
+    exp = quantities.table_row("f", Bound("E", "s", 0.2, "expectation"), net_train, net_test, 10)
     assert exp["implied_gap"] == pytest.approx(0.2) and exp["measured_gap"] == pytest.approx(0.03)
     with pytest.raises(ValueError, match="give its delta"):
         Bound("N", "s", 0.5, "network")

@@ -12,7 +12,7 @@ from empirical.models import ModelConfig, build
 from genproof.norms import (Affine, MaxPool, ReLU, Residual, bound_rows, forward, frobenius_norm, lipschitz_bound,
                             margins, network, norm_2_1_transposed, norm_measures, not_applicable,
                             operator_spectral_norm, path_norm, spectral_complexity, spectral_norm)
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 
 D = torch.float64
 
@@ -163,7 +163,7 @@ def test_measures_scale_with_the_output_layer_as_the_theorems_say():
         nn.functional.cross_entropy(model(data.x_train), data.y_train).backward()
         opt.step()
     model.eval()
-    net = TrainedNetwork(None, None, model, model, data, None)
+    net = Network(model, (data.x_train, data.y_train), (data.x_test, data.y_test), init=model)
     m1 = norm_measures(net)
     with torch.no_grad():
         model.net[-1].weight.mul_(3.0)
@@ -184,7 +184,7 @@ def test_reference_at_init_by_hand_and_rows_are_measures():
         model.net[1].bias.zero_()
         model.net[-1].weight.copy_(torch.tensor([[0, 1.0, 0, 0], [1.0, 0, 0, 0]]))
         model.net[-1].bias.zero_()
-    net = TrainedNetwork(None, None, model, model, data, None)
+    net = Network(model, (data.x_train, data.y_train), (data.x_test, data.y_test), init=model)
     assert norm_measures(net, reference="init").spectral_complexity == 0.0  # the reference is the network
     m = norm_measures(net)
     # hand, augmented: [W1 0; 0 1] has singular values sqrt(2), 1: spectral norm sqrt(2); its rows have norms
@@ -216,8 +216,8 @@ def _fitted_conv_net(name, **kw):
         opt.zero_grad()
         nn.functional.cross_entropy(model(data.x_train), data.y_train).backward()
         opt.step()
-    return TrainedNetwork(None, None, model.eval(), build(ModelConfig(name, **kw), (1, 4, 4), 2, seed=0).eval(),
-                          data, None)
+    return Network(model, (data.x_train, data.y_train), (data.x_test, data.y_test),
+                   init=build(ModelConfig(name, **kw), (1, 4, 4), 2, seed=0))
 
 
 def test_cnn_and_resnet_are_covered_with_the_stated_residual_rule():

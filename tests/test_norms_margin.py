@@ -5,10 +5,9 @@ instead of the whole bounds table stopping (issue 16: the full tier crashed ther
 import pytest
 import torch
 
-from empirical.data.dataset import Dataset
 from empirical.models import ModelConfig, build
 from genproof.norms import MarginNotPositive, bound_rows, norm_measures
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 
 
 def test_a_nonpositive_margin_is_a_not_applicable_row():
@@ -18,7 +17,7 @@ def test_a_nonpositive_margin_is_a_not_applicable_row():
     with torch.no_grad():
         model.net[-1].weight.zero_()
         model.net[-1].bias.copy_(torch.tensor([1.0, 0.0]))  # class 0 for every input: class-1 margins are -1
-    net = TrainedNetwork(None, None, model, model, Dataset("coin", x, y, x, y, 2), None)
+    net = Network(model, (x, y), (x, y), init=model)
     with pytest.raises(MarginNotPositive, match="quantile of the training margins is -1 <= 0"):
         norm_measures(net)
     (row,) = bound_rows(net)

@@ -9,7 +9,7 @@ from empirical.data.dataset import Dataset
 from empirical.models import ModelConfig, build
 from genproof.pac_bayes import (gaussian_kl, gaussian_kl_diag, grid_bound, kl_bernoulli, kl_bound, kl_inverse_upper,
                                 grid_delta, pac_bayes_bound, sample_error_upper)
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 
 # The bisection stops when its bracket is 1e-12 wide; kl(q || .) has slope <= 1/(p(1-p)) there,
 # so 1e-9 on kl and on p is generous for the values tested and far below any number reported.
@@ -112,7 +112,7 @@ def _tiny_net():
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(data.x_train), data.y_train).backward()
         opt.step()
-    return TrainedNetwork(None, None, model.eval(), init, data, None)
+    return Network(model, (data.x_train, data.y_train), (data.x_test, data.y_test), init=init)
 
 
 @pytest.mark.parametrize("posterior", ["optimized", "fixed-mean"])

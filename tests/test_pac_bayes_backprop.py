@@ -228,11 +228,11 @@ def test_bound_family_rows_say_what_they_bound(tmp_path):
     from empirical.fit import FitConfig
     from empirical.train import TrainConfig
     from genproof.pac_bayes.backprop import bound_rows
-    from genproof.trained import TrainedNetwork
+    from genproof.network import Network
 
     fit = FitConfig(DataConfig("digits", n_train=300, n_test=100), ModelConfig("mlp", width=16),
                     TrainConfig(lr=0.1, max_steps=200, device="cpu", progress=False))
-    net = TrainedNetwork.load(fit, tmp_path)
+    net = Network.from_fit(fit, tmp_path)
     rows = bound_rows(net, delta=0.05)
     assert [r.kind for r in rows] == ["stochastic", "stochastic"]
     assert ["data-dependent" in rows[0].name, "data-independent" in rows[1].name] == [True, True]

@@ -11,7 +11,7 @@ from empirical.models import ModelConfig
 from empirical.random_signs import SignFit, fit_draws, fit_signs
 from empirical.train import TrainConfig
 from genproof import rademacher as r
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 
 # A fit of a few seconds at most: 100 digits, a 64-unit MLP.
 TINY = FitConfig(DataConfig("digits", n_train=100, n_test=50), ModelConfig("mlp", width=64),
@@ -109,7 +109,7 @@ def test_fitting_random_signs_is_cached_and_bounded(tmp_path):
 
 
 def test_bound_rows(tmp_path):
-    net = TrainedNetwork.load(TINY, tmp_path)
+    net = Network.from_fit(TINY, tmp_path)
     (row,) = r.bound_rows(net, delta=0.05, n_sigma=2)
     d = row.detail
     assert row.value == pytest.approx(r.rademacher_bound(d["train_error"], d["loss_rademacher"], 100, 0.05))

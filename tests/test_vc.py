@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
+import torch
 from scipy.optimize import linprog
 
 from constructions.shattering import is_shattered
@@ -14,17 +14,42 @@ from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig, build
 from empirical.train import TrainConfig
 from genproof import vc
-from genproof.trained import TrainedNetwork
+from genproof.network import Network
 
 
 def test_mlp_counts_match_the_built_network():
     arch = vc.mlp_architecture(64, 512, 1)
     assert (arch.W, arch.L, arch.U) == (64 * 512 + 512 + 512 + 1, 2, 513)
-    assert vc.count_layers(build(ModelConfig("mlp", 512, 1), (1, 8, 8), 1)) == (arch.W, arch.L)
+    one = build(ModelConfig("mlp", 512, 1), (1, 8, 8), 1)
+    assert vc.chain_architecture(64, vc.relu_chain(one, torch.randn(4, 1, 8, 8))) == arch
+    assert sum(p.numel() for p in one.parameters()) == arch.W
     deep = vc.mlp_architecture(10, 20, 3)
     assert (deep.W, deep.L) == (11 * 20 + 2 * 21 * 20 + 21, 4)
-    assert vc.count_layers(build(ModelConfig("mlp", 20, 3), (10,), 1)) == (deep.W, deep.L)
-    assert vc.count_layers(build(ModelConfig("cnn", channels=4), (1, 8, 8), 2))[1] == 3  # two convs, one linear
+    assert vc.relu_chain(build(ModelConfig("mlp", 20, 3, dropout=0.5), (10,), 1).eval(), torch.randn(4, 10)) == (20,) * 3
+    assert vc.relu_chain(build(ModelConfig("mlp", 20, 2, features=5), (10,), 1), torch.randn(4, 10)) == (20, 5)
+
+
+def test_a_module_that_is_not_a_relu_chain_is_refused_with_the_reason():
+    x = torch.randn(8, 6)
+    cases = {
+        "has a Conv2d layer": build(ModelConfig("cnn", channels=4), (1, 8, 8), 2),
+        "has no bias": torch.nn.Sequential(torch.nn.Linear(6, 4, bias=False), torch.nn.ReLU(), torch.nn.Linear(4, 2)),
+        "layers are Linear, Linear": torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Linear(4, 2)),
+    }
+    for message, model in cases.items():
+        with pytest.raises(NotImplementedError, match=message):
+            vc.relu_chain(model, torch.randn(8, 1, 8, 8) if "Conv" in message else x)
+
+    class Skip(torch.nn.Module):  # registration order says chain; the forward adds a skip connection
+        def __init__(self):
+            super().__init__()
+            self.a, self.r, self.b = torch.nn.Linear(6, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.b(self.r(self.a(x)) + x)
+
+    with pytest.raises(NotImplementedError, match="forward is not the chain"):
+        vc.relu_chain(Skip(), x)
 
 
 def test_bhlm_upper_at_a_hand_computed_architecture():
@@ -101,7 +126,7 @@ def test_halfspaces_shatter_d_plus_1_points_and_not_d_plus_2(d):
 def test_bound_rows(tmp_path):
     tiny = FitConfig(DataConfig("digits", n_train=100, n_test=50), ModelConfig("mlp", width=64),
                      TrainConfig(lr=0.1, momentum=0.9, batch_size=50, max_steps=200))
-    net = TrainedNetwork.load(tiny, tmp_path)
+    net = Network.from_fit(tiny, tmp_path)
     upper, lower = vc.bound_rows(net, delta=0.05)
     assert (upper.kind, upper.delta, lower.kind, lower.delta) == ("network", 0.05, "lower-estimate", None)
     assert "(lower estimate)" in lower.name and upper.detail["num_classes"] == 10
@@ -113,4 +138,4 @@ def test_bound_rows(tmp_path):
     assert lower.value == pytest.approx(vc.vc_bound(e, 65, 100, 0.05, 10))
     assert upper.value >= lower.value > 1
     cnn = FitConfig(tiny.data, ModelConfig("cnn", channels=4), tiny.train)
-    assert vc.bound_rows(TrainedNetwork.load(cnn, tmp_path)) == []
+    assert vc.bound_rows(Network.from_fit(cnn, tmp_path)) == []

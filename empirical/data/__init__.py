@@ -22,6 +22,7 @@ its generator; the synthetic inputs are raw. Each source module documents its da
 
 from empirical.data.dataset import Dataset
 from empirical.data.files import DataFormatError, DataNotFoundError
-from empirical.data.registry import DATASETS, NAMES, SAMPLABLE, load, sample
+from empirical.data.registry import DATASETS, NAMES, SAMPLABLE, add_tensors, load, sample
 
-__all__ = ["DATASETS", "NAMES", "SAMPLABLE", "DataFormatError", "DataNotFoundError", "Dataset", "load", "sample"]
+__all__ = ["DATASETS", "NAMES", "SAMPLABLE", "DataFormatError", "DataNotFoundError", "Dataset", "add_tensors", "load",
+           "sample"]

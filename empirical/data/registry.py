@@ -9,6 +9,7 @@ the table of `empirical/data/__init__.py`.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ DATASETS.add("gaussian-mixture", _procedural(GAUSSIAN_MIXTURE),
 DATASETS.add("teacher", _procedural(TEACHER),
              "(20,), 10 classes, 2,000 / 1,000, procedural: labels of a fixed random two-layer ReLU network")
 
-NAMES = DATASETS.names()
+NAMES = DATASETS.names()  # the built-in data sets
 SAMPLABLE = tuple(e.name for e in DATASETS if e.factory.procedural is not None)
 
 
@@ -95,6 +96,27 @@ def load(
     x_train, y_train = _take(name, "train", raw.x_train, raw.y_train, n_train, seed, num_classes)
     x_test, y_test = _take(name, "test", raw.x_test, raw.y_test, n_test, seed, num_classes)
     return Dataset(name, x_train, y_train, x_test, y_test, num_classes)
+
+
+def add_tensors(dataset: Dataset) -> str:
+    """Register a data set held in memory (a user's arrays) under a name derived from its content,
+    `tensors-<12 hex digits>`, and return the name: the same tensors get the same name in every
+    process, so runs of `empirical.fit` on them are cached like runs on a named data set. `load`
+    gives them back as they are (float32 inputs, no scaling); `n_train`/`n_test` subsets work as
+    for any fixed data set."""
+    digest = hashlib.sha256(str(dataset.num_classes).encode())
+    for t in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    name = f"tensors-{digest.hexdigest()[:12]}"
+    if name not in DATASETS:
+        arrays = Arrays(*(t.detach().cpu().numpy().copy() for t in (dataset.x_train, dataset.y_train,
+                                                                    dataset.x_test, dataset.y_test))).read_only()
+        shape = ", ".join(str(s) for s in dataset.input_shape)
+        DATASETS.add(name, Source(dataset.num_classes, lambda *_: arrays),
+                     f"({shape}), {dataset.num_classes} classes, {dataset.n_train:,} / {dataset.n_test:,}: tensors "
+                     f"given in this process ({dataset.name})")
+    return name
 
 
 def sample(name: str, n: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,10 @@ A claim is data plus two small functions:
 - `cited`: numbers the paper reports, shown beside ours in the ledger, never used by the verdict;
 - `known_failures`: tier -> why the claim does not hold there. Such a claim is still run and
   reported as not holding; pytest marks it as an expected failure (strict, so a claim that starts
-  holding is noticed).
+  holding is noticed);
+- `on_recipe(setting, fit) -> setting`: for a claim about a network trained by a recipe, its
+  setting with the network, training and data replaced by `fit` (an `empirical.fit.FitConfig`),
+  so that `check(id, recipe=..., data=...)` judges the claim on a user's own recipe and data.
 
 Claims are named after their source: one module per work (`bansal2021`, `hardt2016`, ...), or a
 package of modules for a work with many claims (`zhang2017`); `presets` names the networks that
@@ -33,36 +36,10 @@ from typing import Any, Callable, Mapping
 
 from threadpoolctl import threadpool_limits
 
-from empirical.records import to_jsonable
 from empirical.registry import Registry
 from empirical.tiers import TIERS
 
-
-@dataclass(frozen=True, eq=False)
-class Verdict:
-    """The outcome of checking one claim at one tier."""
-
-    claim: str
-    tier: str
-    holds: bool
-    measured: dict
-    tolerances: dict
-    setting: Any
-    statement: str
-    source: str
-    cited: dict
-    expected_to_hold: bool
-    wall_s: float
-
-    def to_json(self) -> dict:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
-
-    def explain(self) -> str:
-        """One paragraph: the verdict, the measured numbers and the tolerances."""
-        nums = ", ".join(f"{k}={fmt(v)}" for k, v in self.measured.items())
-        tols = ", ".join(f"{k}={fmt(v)}" for k, v in self.tolerances.items())
-        word = "holds" if self.holds else "does NOT hold"
-        return f"{self.claim} [{self.tier}] {word}: {nums} (tolerances: {tols})"
+from ..report import Verdict, fmt  # noqa: F401  (re-exported: claims modules import them from here)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +53,7 @@ class Claim:
     holds: Callable[[dict, Mapping[str, float]], bool]
     cited: Mapping[str, Any] = field(default_factory=dict)
     known_failures: Mapping[str, str] = field(default_factory=dict)
+    on_recipe: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self):
         work, _, slug = self.id.partition(".")
@@ -88,16 +66,20 @@ class Claim:
     def check(self, tier: str = "quick", root: str | Path | None = None) -> Verdict:
         """Measure at `tier` (runs cached under `root`, default `empirical.records.default_root()`)
         and judge against the tolerances."""
-        from empirical.records import default_root
-
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+        return self.judge(self.settings[tier], tier, root, tier not in self.known_failures)
+
+    def judge(self, setting: Any, tier: str, root: str | Path | None, expected_to_hold: bool = True) -> Verdict:
+        """Measure `setting` and judge it against the tolerances."""
+        from empirical.records import default_root
+
         start = time.perf_counter()
-        measured = self.measure(self.settings[tier], Path(root) if root else default_root())
+        measured = self.measure(setting, Path(root) if root else default_root())
         return Verdict(
             claim=self.id, tier=tier, holds=bool(self.holds(measured, self.tolerances)), measured=measured,
-            tolerances=dict(self.tolerances), setting=self.settings[tier], statement=self.statement,
-            source=self.source, cited=dict(self.cited), expected_to_hold=tier not in self.known_failures,
+            tolerances=dict(self.tolerances), setting=setting, statement=self.statement,
+            source=self.source, cited=dict(self.cited), expected_to_hold=expected_to_hold,
             wall_s=time.perf_counter() - start,
         )
 
@@ -119,6 +101,42 @@ def all_claims() -> list[Claim]:
         if not info.name.rpartition(".")[2].startswith("_"):
             importlib.import_module(info.name)
     return [REGISTRY.get(k) for k in sorted(REGISTRY.names())]
+
+
+def check(claim_id: str, recipe, data=None, *, train=None, test=None, tier: str = "quick",
+          root: str | Path | None = None) -> Verdict:
+    """Check claim `claim_id` on your own recipe (`genproof.Recipe`) and data: `data=(train, test)`
+    or `train=`, `test=`, each `(x, y)` (arrays or tensors, a torch Dataset or a DataLoader). The
+    claim's setting at `tier` keeps its seeds, corruptions and counts and takes your architecture,
+    training and data (`Claim.on_recipe`); the verdict is judged against the claim's own tolerances.
+    Only claims about a network trained by a recipe can be checked so (`recipe_claims()`)."""
+    from ..network import Recipe, dataset
+
+    if data is not None:
+        if train is not None or test is not None:
+            raise ValueError("give data=(train, test) or train= and test=, not both")
+        try:
+            train, test = data
+        except (TypeError, ValueError):
+            raise ValueError("data must be a pair (train, test), each (x, y)") from None
+    if train is None or test is None:
+        raise ValueError("a claim about your recipe needs training and test data: data=(train, test)")
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a genproof.Recipe, got {type(recipe).__name__}")
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+    all_claims()
+    claim = REGISTRY.get(claim_id)
+    if claim.on_recipe is None:
+        raise ValueError(f"{claim_id} is not a claim about a network trained by a recipe; these are: "
+                         f"{', '.join(c.id for c in recipe_claims())}")
+    fit = recipe.fit_config(dataset(train, test))
+    return claim.judge(claim.on_recipe(claim.settings[tier], fit), tier, root)
+
+
+def recipe_claims() -> list[Claim]:
+    """The claims `check` takes a recipe and data for."""
+    return [c for c in all_claims() if c.on_recipe is not None]
 
 
 def select(patterns: list[str] | None = None) -> list[Claim]:
@@ -147,11 +165,3 @@ def one_blas_thread(measure):
             return measure(setting, root)
 
     return measure_on_one_thread
-
-
-def fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(fmt(x) for x in v) + "]"
-    return str(v)

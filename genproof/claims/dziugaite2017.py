@@ -18,7 +18,7 @@ from pathlib import Path
 from empirical.fit import FitConfig
 
 from ..pac_bayes import pac_bayes_bound
-from ..trained import TrainedNetwork
+from ..network import Network
 from . import Claim, register
 from .presets import MLP_1X64_DIGITS, MLP_1X600_FASHION
 
@@ -39,7 +39,7 @@ class PacBayesSetting:
 def _measure_pac_bayes(setting: PacBayesSetting, root: Path) -> dict:
     out = {}
     for kind, corruption in (("true", "true"), ("random", "random-labels")):
-        net = TrainedNetwork.load(replace(setting.fit, corruption=corruption, seed=0), root)
+        net = Network.from_fit(replace(setting.fit, corruption=corruption, seed=0), root)
         r = pac_bayes_bound(net, setting.delta, m=setting.m, steps=setting.steps)
         out.update({f"bound_{kind}": r.bound, f"kl_{kind}": r.kl, f"sampled_train_error_{kind}": r.sampled_train_error,
                     f"sampled_train_error_upper_{kind}": r.sampled_train_error_upper,

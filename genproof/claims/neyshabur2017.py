@@ -26,7 +26,7 @@ from pathlib import Path
 from empirical.fit import FitConfig
 
 from ..norms import norm_measures
-from ..trained import TrainedNetwork
+from ..network import Network
 from . import Claim, register
 from .presets import MLP_1X64_DIGITS, MLP_1X600_FASHION
 
@@ -50,7 +50,7 @@ def _measure_norms(setting: NormSetting, root: Path) -> dict:
     fitted = []
     for seed in setting.seeds:
         for kind, corruption in (("true", "true"), ("random", "random-labels")):
-            net = TrainedNetwork.load(replace(setting.fit, corruption=corruption, seed=seed), root)
+            net = Network.from_fit(replace(setting.fit, corruption=corruption, seed=seed), root)
             fitted.append(net.summary["train_acc"])
             m = norm_measures(net, setting.margin_quantile)
             for k in per:
@@ -76,4 +76,5 @@ register(Claim(
     tolerances={"min_ratio": 1.0, "min_train_acc": 1.0},
     measure=_measure_norms,
     holds=lambda m, tol: m["min_ratio"] > tol["min_ratio"] and m["min_train_acc"] >= tol["min_train_acc"],
+    on_recipe=lambda setting, fit: replace(setting, fit=fit),
 ))

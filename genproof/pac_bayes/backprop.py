@@ -47,7 +47,8 @@ from empirical.probabilistic import ProbabilisticNetwork, probabilistic
 from empirical.records import Record, cached_run, default_root
 from empirical.train import TrainConfig, evaluate, resolve_device, train
 
-from ..trained import Bound, TrainedNetwork, bound_family
+from ..network import Network
+from ..quantities import Bound, bound_family
 from .kl import independent_mean_upper, kl_bound
 from .objectives import OBJECTIVES, PacBayesObjective
 
@@ -214,37 +215,47 @@ def certify(config: PBBConfig, root: str | os.PathLike | None = None, force: boo
     return cached_run(root or default_root(), "pbb", config, compute, force=force)
 
 
-def family_config(net: TrainedNetwork, prior: str, delta: float) -> PBBConfig:
+def family_config(net: Network, prior: str, delta: float) -> PBBConfig:
     """The certificate the bounds table computes for `net`'s architecture, data, corruption and seed:
     fquad, PBB's optimizer settings, delta split 4:1 between the PAC-Bayes step and the Monte Carlo
     step (as `dziugaite_roy.pac_bayes_bound` splits it). Epochs: PBB-like counts on data sets of
     10,000 examples or more (prior 20, posterior 10), more passes on small ones, whose epochs are a
     few steps each (prior 100, posterior 50); a data-independent prior is chosen on the grid
     0.01, 0.03, 0.1 (a union bound over three), a data-dependent one is PBB's 0.03."""
-    small = net.data.n_train < 10_000
-    return PBBConfig(data=net.config.data, model=replace(net.config.model, dropout=0.0),
-                     corruption=net.config.corruption, prior=prior,
+    small, fit = net.data.n_train < 10_000, net.fit_config
+    return PBBConfig(data=fit.data, model=replace(fit.model, dropout=0.0), corruption=fit.corruption, prior=prior,
                      prior_sigma=(0.03,) if prior == "data-dependent" else (0.01, 0.03, 0.1),
                      prior_epochs=100 if small else 20, posterior_epochs=50 if small else 10,
-                     delta=0.8 * delta, delta_mc=0.2 * delta, seed=net.config.seed, device=net.config.train.device)
+                     delta=0.8 * delta, delta_mc=0.2 * delta, seed=fit.seed, device=fit.train.device)
 
 
-def not_applicable(net: TrainedNetwork) -> str | None:
-    """Probabilistic versions exist for networks of Linear, convolution and batch-norm layers
-    (`empirical.probabilistic`); ResNet-18 is convertible too but its Monte Carlo certificate costs
-    hours on a CPU, so it is left out here."""
-    if net.config.model.name not in ("mlp", "cnn"):
-        return (f"PAC-Bayes by backprop is run for the mlp and cnn models; {net.config.model.name} is not "
-                "(its probabilistic version would need hours of Monte Carlo on a CPU)")
+HOURS_ON_A_CPU = ("resnet18", "inception-small")
+
+
+def not_applicable(net: Network) -> str | None:
+    """Networks whose every layer with weights is Linear, a convolution or batch norm, which
+    `empirical.probabilistic` makes stochastic; genproof's ResNet-18 and Inception are convertible
+    too, but their Monte Carlo certificate costs hours on a CPU, so they are left out here."""
+    model = net.fit_config.model
+    if model.name in HOURS_ON_A_CPU:
+        return (f"PAC-Bayes by backprop is not run for {model.name} here: its probabilistic version would need hours "
+                "of Monte Carlo on a CPU")
+    try:
+        probabilistic(build(model, net.data.input_shape, net.data.num_classes), 0.03)
+    except ValueError as err:
+        return f"PAC-Bayes by backprop needs a probabilistic twin of the architecture: {err}"
     return None
 
 
 @bound_family("pbb", "PAC-Bayes by backprop (Perez-Ortiz et al. 2021): fquad posterior Q, prior learned on half the "
                      "training set, and Q with a prior at the initialization",
-              not_applicable, cost="per row: a prior trained on half the training set (data-dependent row), a posterior "
-                                   "trained on all of it (three for the data-independent row's prior grid), then 10 "
-                                   "sampled networks per example", default=False)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
+              not_applicable, kinds=("stochastic",), source=SOURCE, cost="training", needs=("recipe",),
+              cost_detail="per row: a prior trained on half the training set (data-dependent row), a posterior "
+                          "trained on all of it (three for the data-independent row's prior grid), then 10 sampled "
+                          "networks per example", default=False,
+              limitations="certifies a stochastic network Q trained from the architecture, not the trained network; a "
+                          "user's factory is trained without the prior's dropout (its own dropout, if any, stays)")
+def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """Two rows of kind "stochastic": upper bounds, with probability >= 1 - delta, on the test error of
     the stochastic network Q that PAC-Bayes by backprop trains on `net`'s data with `net`'s
     architecture (not on `net` itself), one with a data-dependent prior, one with a prior at the

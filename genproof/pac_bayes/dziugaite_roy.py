@@ -30,7 +30,8 @@ from torch.nn.utils import parameters_to_vector
 from empirical.probabilistic import gaussian_kl_diag
 from empirical.train import TrainConfig, WithReplacement, train
 
-from ..trained import Bound, TrainedNetwork, bound_family, has_batch_norm
+from ..network import Network, has_batch_norm
+from ..quantities import Bound, bound_family
 from .kl import kl_bound, sample_error_upper
 
 SOURCE = ("Dziugaite & Roy, UAI 2017, Sections 3-5: their kl-PAC-Bayes bound uses (KL + ln(n/delta))/(n - 1) "
@@ -179,7 +180,7 @@ class DziugaiteRoyObjective:
         q.log_lam.clamp_(max=self.log_lam_max)
 
 
-def _optimize_posterior(net: TrainedNetwork, w: torch.Tensor, w0: torch.Tensor, delta_pb: float, b: float,
+def _optimize_posterior(net: Network, w: torch.Tensor, w0: torch.Tensor, delta_pb: float, b: float,
                         c: float, steps: int, lr: float, batch_size: int, generator: torch.Generator):
     """Dziugaite & Roy 2017, Section 3 ("Optimizing the PAC-Bayes bound"): minimise by RMSprop over
     (mu, log s_i, log lam)
@@ -201,7 +202,7 @@ def _optimize_posterior(net: TrainedNetwork, w: torch.Tensor, w0: torch.Tensor, 
     return q.mu.detach(), torch.exp(q.log_s.detach()), math.exp(q.log_lam.item())
 
 
-def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, posterior: str = "optimized", samples_share: float = 0.2,
+def pac_bayes_bound(net: Network, delta: float = 0.05, posterior: str = "optimized", samples_share: float = 0.2,
                     m: int = 1000, b: float = 100.0, c: float = 0.1, seed: int = 0, steps: int = 6000,
                     lr: float = 3e-3, batch_size: int = 128, search_samples: int = 16,
                     s_grid: tuple[float, ...] | None = None) -> PacBayesResult:
@@ -250,7 +251,8 @@ def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, posterior: str = "
         _, j, kl = grid_bound(0.0, dist2, d, noise ** 2, n, delta_pb, b, c)
         lam = c * math.exp(-j / b)
 
-    emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, net.data.x_test, net.data.y_test)
+    test_set = (net.data.x_test, net.data.y_test) if net.data.n_test else (None, None)
+    emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, *test_set)
     emp_upper = sample_error_upper(emp, m, delta_samples)
     with torch.no_grad():
         train_error = (net.model(x).argmax(1) != y).float().mean().item()
@@ -263,20 +265,23 @@ def pac_bayes_bound(net: TrainedNetwork, delta: float = 0.05, posterior: str = "
     )
 
 
-def not_applicable(net: TrainedNetwork) -> str | None:
+def not_applicable(net: Network) -> str | None:
     """The certificate is for a distribution over the network's parameters, with a prior fixed before
     the data: batch-norm running statistics are fitted to the training data and are no parameters,
     so neither Q nor P accounts for them."""
     if has_batch_norm(net.model):
-        return (f"{net.config.model.name} has batch norm, whose running statistics are fitted to the training data "
+        return (f"{type(net.model).__name__} has batch norm, whose running statistics are fitted to the training data "
                 "outside the posterior and the prior: KL(Q||P) would not account for them")
     return None
 
 
 @bound_family("pac-bayes", "Dziugaite & Roy 2017's PAC-Bayes bound, optimized Gaussian posterior (no batch norm)",
-              not_applicable, cost="6,000 steps of posterior optimization, then 1,000 sampled networks on the training "
-                                   "and test sets", default=False)
-def bound_rows(net: TrainedNetwork, delta: float = 0.05) -> list[Bound]:
+              not_applicable, kinds=("stochastic",), source=SOURCE, cost="optimization", needs=("init",),
+              cost_detail="6,000 steps of posterior optimization, then 1,000 sampled networks on the training and "
+                          "test sets", default=False,
+              limitations="certifies the stochastic network Q around the trained weights, not the trained network; "
+                          "the prior is centred at the initialization, which must be the one training started from")
+def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The PAC-Bayes row of the bounds table (optimized posterior): with probability >= 1 - delta, an
     upper bound on the test error of the stochastic network Q (kind "stochastic"), reported beside
     Q's own sampled training and test errors (whose difference is the gap it bounds); the

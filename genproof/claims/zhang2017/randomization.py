@@ -66,6 +66,11 @@ def _sweep(setting: RandomizationConfig, root: Path) -> dict:
     return run(setting, root).summary
 
 
+def _on_recipe(setting: RandomizationConfig, fit, kinds: tuple[str, ...]) -> RandomizationConfig:
+    """The sweep on a user's recipe and data (`Claim.on_recipe`), with only the kinds the claim reads."""
+    return replace(setting, data=fit.data, model=fit.model, train=fit.train, kinds=kinds)
+
+
 def _basics(s: dict) -> dict:
     return {"dataset": s["dataset"], "model": s["model"], "n_train": s["n_train"], "n_test": s["n_test"],
             "n_params": s["n_params"]}
@@ -102,6 +107,7 @@ register(Claim(
     holds=lambda m, tol: (min(m["train_acc_random"]) >= 1 - tol["train_acc_shortfall"]
                           and m["max_dev_from_chance"] <= tol["chance_margin"]),
     cited={k: v for k, v in TABLE1.items() if "random" in k},
+    on_recipe=lambda setting, fit: _on_recipe(setting, fit, ("random-labels",)),
 ))
 
 
@@ -151,6 +157,7 @@ register(Claim(
     tolerances={"max_factor": 5.0},
     measure=_measure_fit_factor,
     holds=lambda m, tol: m["factor"] is not None and m["factor"] <= tol["max_factor"],
+    on_recipe=lambda setting, fit: _on_recipe(setting, fit, ("true", "random-labels")),
 ))
 
 
