@@ -13,7 +13,7 @@ from empirical.models import ModelConfig, build
 from empirical.records import Record
 from empirical.robust import median_of_three, winsorized_mean
 from empirical.train import UPDATE_RULES, TrainConfig, cross_entropy
-from genproof.coherence import minibatch_alpha, orthogonal_alpha, stability_bound
+from genproof.coherence import gradient_spread, minibatch_alpha, orthogonal_alpha, replace_one_bound
 
 
 def _net(**kw):
@@ -82,12 +82,63 @@ def test_minibatch_alpha_is_the_coherence_of_all_k_tuples_with_replacement():
         assert _alpha_of(means)["alpha"] == pytest.approx(minibatch_alpha(alpha, k), rel=1e-12)
 
 
-def test_stability_bound_by_hand():
-    # T = 2: (L^2/m) [(1 + eta2 beta) eta1 sqrt(2(1 - a0)) + eta2 sqrt(2(1 - a1))]
-    got = stability_bound(2.0, 3.0, 10, [0.1, 0.2], [0.5, 0.875])
-    assert got == pytest.approx(0.4 * ((1 + 0.6) * 0.1 * 1.0 + 0.2 * 0.5))
-    with pytest.raises(ValueError, match="one alpha per step"):
-        stability_bound(1, 1, 1, [0.1], [0.1, 0.2])
+def test_replace_one_bound_by_hand():
+    # T = 2: (L/m) [(1 + eta2 beta) eta1 D0 + eta2 D1]
+    got = replace_one_bound(2.0, 3.0, 10, [0.1, 0.2], [1.0, 0.5])
+    assert got == pytest.approx(0.2 * ((1 + 0.6) * 0.1 * 1.0 + 0.2 * 0.5))
+    # D = sqrt(E||g||^2 (1 - alpha) + ||gbar - g'||^2): 4 * 0.75 + 1 = 4; alpha = 1 leaves the misfit alone
+    assert gradient_spread([4.0, 2.0], [0.25, 1.0], [1.0, 0.09]) == pytest.approx([2.0, 0.3])
+    with pytest.raises(ValueError, match="one gradient difference per step"):
+        replace_one_bound(1, 1, 1, [0.1], [0.1, 0.2])
+
+
+def _logistic_runs(x, y, z, eta, T):
+    """Full-batch GD on the logistic loss from w = 0 on (x, y) and on each (x, y) with example i replaced
+    by z = (x', y'); per step at the iterate on (x, y): E||g||^2, alpha, ||gbar - g_z'||^2. Returns those
+    and the mean over i of max over z in {training points, z'} of |f(w_T; z) - f(w^(i)_T; z)|."""
+    def grads(w, xs, ys):
+        return (-ys / (1 + np.exp(ys * (xs @ w))))[:, None] * xs
+
+    def loss(w, xs, ys):
+        return np.log1p(np.exp(-ys * (xs @ w)))
+
+    m, (xz, yz) = len(x), z
+    w, stats = np.zeros(x.shape[1]), []
+    others = [np.zeros(x.shape[1]) for _ in range(m)]
+    sets = [(np.where(np.arange(m)[:, None] == i, xz, x), np.where(np.arange(m) == i, yz, y)) for i in range(m)]
+    for _ in range(T):
+        g = grads(w, x, y)
+        mean, second = g.mean(0), (g * g).sum(1).mean()
+        gz = grads(w, xz[None], np.array([yz]))[0]
+        stats.append((second, mean @ mean / second, (mean - gz) @ (mean - gz)))
+        w = w - eta * mean
+        others = [v - eta * grads(v, *s).mean(0) for v, s in zip(others, sets)]
+    xs, ys = np.vstack([x, xz[None]]), np.append(y, yz)
+    gap = np.mean([np.abs(loss(w, xs, ys) - loss(v, xs, ys)).max() for v in others])
+    return [list(c) for c in zip(*stats)], gap
+
+
+def test_coherence_of_the_sample_alone_does_not_bound_stability():
+    # ten identical training points (alpha_S = 1 at every step) replaced by an orthogonal point of the other
+    # class; logistic loss with ||x|| = 1: L = 1, beta = 1/4. A bound built from sqrt(2 (1 - alpha_S)) alone is
+    # zero here, the loss moves by 0.365; the replacing point's misfit carries the bound.
+    x, y = np.tile([1.0, 0.0], (10, 1)), np.ones(10)
+    (second, alphas, misfits), gap = _logistic_runs(x, y, (np.array([0.0, 1.0]), -1.0), 0.5, 50)
+    assert min(alphas) == pytest.approx(1, abs=1e-12)
+    assert gap == pytest.approx(0.365, abs=5e-4)
+    assert replace_one_bound(1.0, 0.25, 10, [0.5] * 50, gradient_spread(second, [1.0] * 50, [0.0] * 50)) == 0
+    assert replace_one_bound(1.0, 0.25, 10, [0.5] * 50, gradient_spread(second, alphas, misfits)) >= gap
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_replace_one_bound_covers_exact_runs(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(8, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # L = 1, beta = 1/4 for the logistic loss
+    y, xz = np.sign(rng.normal(size=8)), rng.normal(size=3)
+    (second, alphas, misfits), gap = _logistic_runs(x, y, (xz / np.linalg.norm(xz), 1.0), 1.0, 30)
+    bound = replace_one_bound(1.0, 0.25, 8, [1.0] * 30, gradient_spread(second, alphas, misfits))
+    assert gap <= bound <= replace_one_bound(1.0, 0.25, 8, [1.0] * 30, [2.0] * 30)
 
 
 def test_median_of_three_and_winsorized_mean_by_hand():
