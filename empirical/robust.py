@@ -14,8 +14,11 @@ RM3, RA3). Each rule sets the parameters' `.grad` to a robust aggregate and step
   refused, as the authors' scripts refuse it (unstable);
 - `ra3`: the running average of the same three gradients, the control for `rm3`;
 - `winsorized:C`: per parameter coordinate, across the m examples of the minibatch, the per-example
-  gradients are clipped to their C-th and (100 - C)-th percentiles (linear interpolation, numpy's
-  default, computed on one sort), then averaged; C = 0 is plain SGD. Registered for C in `WINSOR_LEVELS`.
+  gradients are clipped to their C-th and (100 - C)-th percentiles, then averaged; C = 0 is plain
+  SGD. The percentile is the authors' rule, the nearest order statistic (`np_winsorize` in
+  coherent_gradients/iclr_2020_paper/utils.py: `np.percentile(..., interpolation='nearest')`, the
+  order statistic at round((m - 1) q), halves to even), computed on one sort. Registered for C in
+  `WINSOR_LEVELS`.
 
 The authors' released `M3`/`RA3` classes crash on a misspelled attribute; the definitions above are
 what the paper states. A rule that holds gradients across minibatches (m3, rm3, ra3) keeps them in
@@ -40,23 +43,16 @@ def median_of_three(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.
 
 def winsorized_mean(g: torch.Tensor, c: float) -> torch.Tensor:
     """The mean over dim 0 of `g` (m per-example gradients) after clipping every coordinate to its
-    c-th and (100 - c)-th percentiles across the m examples (linear interpolation between order
-    statistics, numpy's default rule)."""
+    c-th and (100 - c)-th percentiles across the m examples, each the order statistic at
+    round((m - 1) q) for q = c/100, (100 - c)/100 (numpy's `method='nearest'`, the authors' rule)."""
     if not 0 <= c < 50:
         raise ValueError(f"the winsorization level c must be a percentage in [0, 50), got {c}")
     if c == 0:
         return g.mean(0)
     flat = g.flatten(1)
     srt, m = flat.T.contiguous().sort(1).values.T, len(flat)  # speed: sort along contiguous rows
-    lo, hi = (_percentile(srt, q * (m - 1)) for q in (c / 100, 1 - c / 100))  # numpy's linear rule, on a sort
+    lo, hi = (srt[round((m - 1) * q)] for q in (c / 100, (100 - c) / 100))  # numpy's float steps; round: half to even
     return flat.clamp(lo, hi).mean(0).view(g.shape[1:])
-
-
-def _percentile(srt: torch.Tensor, pos: float) -> torch.Tensor:
-    """The value at fractional position `pos` of the sorted rows `srt`, linearly interpolated."""
-    i = int(pos)
-    j = min(i + 1, len(srt) - 1)
-    return srt[i] + (pos - i) * (srt[j] - srt[i])
 
 
 class _Aggregating:

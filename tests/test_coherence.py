@@ -145,9 +145,25 @@ def test_median_of_three_and_winsorized_mean_by_hand():
     a, b, c = torch.tensor([1.0, 5.0, -2.0]), torch.tensor([3.0, 4.0, 0.0]), torch.tensor([2.0, 9.0, -1.0])
     assert median_of_three(a, b, c).tolist() == [2.0, 5.0, -1.0]
     g = torch.tensor([[0.0], [1.0], [2.0], [3.0], [100.0]])
-    # 10th and 90th percentiles of (0, 1, 2, 3, 100), linear at positions 0.4 and 3.6: 0.4 and 3 + 0.6 * 97 = 61.2
-    assert winsorized_mean(g, 10).item() == pytest.approx((0.4 + 1 + 2 + 3 + 61.2) / 5)
+    # the authors' nearest rank: 20th and 80th percentiles at positions 0.8 and 3.2, so the 2nd and 4th order
+    # statistics, 1 and 3 (linear interpolation would clip to 0.8 and 22.4, mean 5.84)
+    assert winsorized_mean(g, 20).item() == pytest.approx((1 + 1 + 2 + 3 + 3) / 5)
     assert torch.equal(winsorized_mean(g, 0), g.mean(0))
+    # m = 6, c = 10: positions 0.5 and 4.5 round half to even, to order statistics 0 and 4
+    h = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0], [100.0]])
+    assert winsorized_mean(h, 10).item() == pytest.approx((0 + 1 + 2 + 3 + 4 + 4) / 6)
+
+
+@pytest.mark.parametrize("m", [5, 6, 32, 100, 256])
+def test_winsorized_mean_is_the_authors_np_winsorize(m):
+    # coherent_gradients/iclr_2020_paper/utils.py np_winsorize: np.percentile(t, [c, 100 - c], axis=-1,
+    # interpolation='nearest') (method='nearest' since numpy 1.22), clip, mean over the examples
+    g = torch.randn(m, 7, 3, generator=torch.Generator().manual_seed(m), dtype=torch.float64)
+    t = g.flatten(1).numpy().T
+    for c in (1, 2, 5, 10, 20):
+        lo, hi = np.percentile(t, [c, 100 - c], axis=-1, method="nearest")
+        ours = winsorized_mean(g, c).flatten().numpy()
+        assert np.allclose(ours, np.clip(t, lo[:, None], hi[:, None]).mean(-1), rtol=0, atol=1e-15), c
 
 
 def _steps(rule, batches, **kw):
@@ -185,9 +201,10 @@ def test_winsorized_at_zero_is_sgd():
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
     y = torch.tensor([1.0, 4.0, 2.0])
     assert _steps("winsorized:0", [(x, y)])[0] == pytest.approx(_steps("sgd", [(x, y)])[0])
-    # per-example gradients (1, 0), (0, 4), (10, 10); 20th/80th percentiles per coordinate: (0.4, 6.4) and
-    # (1.6, 7.6); clipped means 2.6 and 4.4
-    assert _steps("winsorized:20", [(x, y)])[0] == pytest.approx([-2.6, -4.4])
+    # per-example gradients (1, 0), (0, 4), (10, 10); the 20th/80th percentiles are the order statistics at
+    # round(0.4) = 0 and round(1.6) = 2, the extremes: nothing is clipped, the plain means 11/3 and 14/3
+    # (linear interpolation would clip to (0.4, 6.4) and (1.6, 7.6): means 2.6 and 4.4)
+    assert _steps("winsorized:20", [(x, y)])[0] == pytest.approx([-11 / 3, -14 / 3])
 
 
 def test_outer_moments_from_layer_factors_match_vmap():
