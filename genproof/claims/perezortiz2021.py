@@ -71,7 +71,8 @@ def _measure(setting: CertificateSetting, root: Path) -> dict:
                         f"stochastic_bound_set_error_{key}": s["stochastic_bound_set_error"],
                         f"stochastic_test_error_{key}": s["stochastic_test_error"],
                         f"mean_network_test_error_{key}": s["mean_network_test_error"], f"n_bound_{key}": s["n_bound"],
-                        f"prior_sigma_{key}": s["prior_sigma"]})
+                        f"prior_sigma_{key}": s["prior_sigma"], f"delta_per_prior_scale_{key}": s["delta_per_prior_scale"],
+                        f"delta_mc_per_prior_scale_{key}": s["delta_mc_per_prior_scale"]})
     out.update({"uniform_guess_error": s["uniform_guess_error"], "confidence": s["confidence"]})
     return out
 
@@ -102,7 +103,7 @@ register(Claim(
     source=f"{SOURCE} (validity: a certificate bounds the test error of the stochastic network it certifies)",
     statement=("The certified stochastic network's error on the held-out test set is below its certificate, for the "
                "data-dependent and the data-independent prior (a certificate that fails this is a bug, or a draw of "
-               "probability at most delta + delta_mc)."),
+               "probability at most delta + delta_mc, both split over the prior scales tried, whose best is reported)."),
     settings=SETTINGS,
     tolerances={"min_margin": 0.0},  # certificate - Q's test error must be positive
     measure=_measure,
