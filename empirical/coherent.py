@@ -137,7 +137,7 @@ def figure_noisy(rows: list[dict], eta: float):
 class NoisyConfig:
     """Each update rule of `rules` trains `model` on `data` with a fraction `eta` of the training
     labels replaced (`labels:ETA`), from the same initialisation and minibatch order; `train` is
-    the shared config (its optimizer is replaced by each rule; rm3 runs with momentum 0)."""
+    the shared config (its optimizer is replaced by each rule; m3, rm3 and ra3 run with momentum 0)."""
 
     data: DataConfig = DataConfig("digits", n_train=400)
     model: ModelConfig = ModelConfig("mlp", width=128, depth=1)
@@ -162,7 +162,8 @@ def noisy_optimizers(config: NoisyConfig, root: str | os.PathLike | None = None,
                  "corrupt_true": (clean.x_train[mask], clean.y_train[mask]), "test": (ds.x_test, ds.y_test)}
         rows, last = [], {}
         for rule in config.rules:
-            cfg = replace(config.train, optimizer=rule, momentum=0.0 if rule == "rm3" else config.train.momentum)
+            cfg = replace(config.train, optimizer=rule,
+                          momentum=0.0 if rule in ("m3", "rm3", "ra3") else config.train.momentum)
             model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
             result = train(model, (ds.x_train, ds.y_train), cfg, seed=config.seed, evals=evals)
             keep = [{"rule": rule, "step": r["step"], **{f"{k}_acc": r[f"{k}_acc"] for k in evals}}

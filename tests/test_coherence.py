@@ -193,8 +193,22 @@ def test_rm3_and_ra3_roll_over_the_last_three():
     assert _steps("rm3", BATCHES) == [[0, 0], [0, 0], [-1, -2], [-3, -4]]  # medians (1, 2), (2, 2)
     ra = _steps("ra3", BATCHES)
     assert ra[2] == pytest.approx([-1, -2]) and ra[3] == pytest.approx([-1 - 5 / 3, -4])  # means (1, 2), (5/3, 2)
-    with pytest.raises(ValueError, match="momentum=0"):
-        UPDATE_RULES.get("rm3")(nn.Linear(2, 1), TrainConfig(optimizer="rm3", momentum=0.9))
+
+
+@pytest.mark.parametrize("rule", ["m3", "rm3", "ra3"])
+def test_median_rules_refuse_momentum_as_the_authors_do(rule):
+    with pytest.raises(ValueError, match=f"{rule} takes no momentum.*momentum=0"):
+        UPDATE_RULES.get(rule)(nn.Linear(2, 1), TrainConfig(optimizer=rule, momentum=0.9))
+
+
+def test_weight_decay_is_held_with_each_minibatch_gradient():
+    # the authors' RM3/RA3 add wd * p to each gradient as it is buffered, at that step's weights. wd = 0.5: the
+    # 4th gradient, at w = (-1, -2), is held as (3, 0) + 0.5 (-1, -2) = (2.5, -1); the first three at w = 0.
+    # rm3: median of (0, 4), (2, 2), (2.5, -1) = (2, 2); ra3: their mean (1.5, 5/3). (Weight decay after the
+    # median would give (2, 2) + (-0.5, -1) and w = (-2.5, -3).)
+    assert _steps("rm3", BATCHES, weight_decay=0.5) == [[0, 0], [0, 0], [-1, -2], [-3, -4]]
+    assert _steps("ra3", BATCHES, weight_decay=0.5)[3] == pytest.approx([-2.5, -2 - 5 / 3])
+    assert _steps("m3", BATCHES, weight_decay=0.5) == _steps("m3", BATCHES)  # w = 0 while its three are held
 
 
 def test_winsorized_at_zero_is_sgd():
