@@ -256,7 +256,8 @@ def coherence_run(config: BoundRunConfig, root: str | os.PathLike | None = None,
                          stop_at_fit=False, eval_every=1, progress=False)
         model = build(model_config, ds.input_shape, ds.num_classes, seed=config.seed)
         x, y = ds.x_train, ds.y_train
-        xz, yz = ds.x_test[config.replacement:config.replacement + 1], ds.y_test[config.replacement:config.replacement + 1]
+        z = slice(config.replacement, config.replacement + 1)
+        xz, yz = ds.x_test[z], ds.y_test[z]
 
         def moments(net):
             def flat(a, b):

@@ -17,10 +17,10 @@ RM3, RA3). Each rule sets the parameters' `.grad` to a robust aggregate and step
   `weak_and_strong/imagenet_main.py` refuses it ("Momentum causes instability");
 - `winsorized:C`: per parameter coordinate, across the m examples of the minibatch, the per-example
   gradients are clipped to their C-th and (100 - C)-th percentiles, then averaged (the run's
-  momentum and weight decay act through SGD after that); C = 0 is plain SGD. The percentile is the authors' rule, the nearest order statistic (`np_winsorize` in
-  coherent_gradients/iclr_2020_paper/utils.py: `np.percentile(..., interpolation='nearest')`, the
-  order statistic at round((m - 1) q), halves to even), computed on one sort. Registered for C in
-  `WINSOR_LEVELS`.
+  momentum and weight decay act through SGD after that); C = 0 is plain SGD. The percentile is the
+  authors' rule, the nearest order statistic: `np_winsorize` in coherent_gradients/iclr_2020_paper/
+  utils.py calls `np.percentile(..., interpolation='nearest')`, the order statistic at
+  round((m - 1) q), halves to even. Computed on one sort; registered for C in `WINSOR_LEVELS`.
 
 The authors' released `M3`/`RA3` classes crash on a misspelled attribute; the definitions above are
 what the paper states. A rule that holds gradients across minibatches (m3, rm3, ra3) keeps them in

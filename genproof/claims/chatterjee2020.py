@@ -54,6 +54,7 @@ def _measure_coherence(setting, root):
 
 register(Claim(
     id="chatterjee2020.real-more-coherent",
+    cited_from="not reached: the m-coherence curves of 2203.10036 and 2008.01217 could not be read here",
     source="2203.10036 Section 5 and 2008.01217 (m-coherence of real against random labels, early in training)",
     statement=("Over the first epochs of training (evaluations every 8 steps, initialisation included), the mean "
                "m-coherence of per-example gradients on a fixed sample of m training examples is larger on true "
@@ -99,6 +100,8 @@ def _holds_noisy(m, tol):
 
 register(Claim(
     id="chatterjee2020.robust-averaging-suppresses-memorization",
+    cited_from=("not reached: the accuracies of Coherent Gradients (ICLR 2020) Section 5 and of 2003.07422 could not "
+                "be read here"),
     source="Coherent Gradients (ICLR 2020) Section 5 (winsorized GD on noisy MNIST); 2003.07422 (M3, RM3)",
     statement=("With half the training labels replaced by other classes, plain SGD fits the corrupt examples (train "
                "accuracy on their given labels high) while M3, RM3 and winsorized GD (c = 20) keep that accuracy low, "
@@ -119,7 +122,8 @@ register(Claim(
     # (winsorized with linear-interpolation percentiles). Seed 0 again on 2026-12-02, one thread, winsorized at the
     # authors' nearest-rank percentiles:
     #   sgd 0.905 / 0.970 / 0.539, m3 0.265 / 0.900 / 0.700, rm3 0.715 / 0.940 / 0.581,
-    #   winsorized:20 0.095 / 0.845 / 0.706 (corrupt / pristine / test; linear percentiles, same day: 0.120 / 0.765 / 0.658)
+    #   winsorized:20 0.095 / 0.845 / 0.706 (corrupt / pristine / test; with linear percentiles the same day:
+    #   0.120 / 0.765 / 0.658)
     tolerances={
         "sgd_corrupt_min": 0.8,     # SGD's lowest 0.88 less its seed range (0.07): "fits" means most corrupt labels
         "robust_corrupt_max": 0.4,  # under half of SGD's lowest; m3's highest 0.285 plus a seed range (0.07-0.1)
@@ -159,6 +163,7 @@ def _measure_easy(setting, root):
 
 register(Claim(
     id="chatterjee2020.easy-first",
+    cited_from="not reached: the papers' figures (2003.07422 Section 6, 2203.10036 Section 6) could not be read here",
     source="2003.07422 Section 6 (easy examples are those with more in common with others); 2203.10036 Section 6",
     statement=("Among the training examples wrong at initialisation, those learned early (classified right from an "
                "evaluation at or before the median such step on, evaluations every 2 steps) have a higher mean cosine "
@@ -192,12 +197,14 @@ def _measure_bound(setting, root):
             "alpha_min": min(s["alphas"]), "alpha_max": max(s["alphas"]), "bound": bound,
             "bound_if_alpha_1": replace_one_bound(L, beta, s["m"], lrs, misfit_only),
             "worst_case_bound": replace_one_bound(L, beta, s["m"], lrs, [2 * L] * s["steps"]),
-            "replace_one_mean": float(np.mean(s["replace_one_max_diff"])), "replace_one_max": max(s["replace_one_max_diff"]),
+            "replace_one_mean": float(np.mean(s["replace_one_max_diff"])),
+            "replace_one_max": max(s["replace_one_max_diff"]),
             "final_train_acc": s["final_train_acc"]}
 
 
 register(Claim(
     id="chatterjee2020.coherence-bound",
+    cited_from="a theorem: no number (the bound is our derivation; the statement of 2203.10036 was not reached)",
     source="2203.10036 (coherence bounds algorithmic stability); the bound is OUR DERIVATION "
            "(genproof.coherence, notebooks/coherence.ipynb), the paper's text could not be reached",
     statement=("Along full-batch GD on a linear classifier with the MarginRamp loss (L, beta exact over the training "
