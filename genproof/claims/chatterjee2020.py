@@ -100,8 +100,9 @@ def _holds_noisy(m, tol):
 
 register(Claim(
     id="chatterjee2020.robust-averaging-suppresses-memorization",
-    cited_from=("not reached: the accuracies of Coherent Gradients (ICLR 2020) Section 5 and of 2003.07422 could not "
-                "be read here"),
+    cited_from=("read from the authors' code (google-research coherent_gradients): settings only, the flag defaults "
+                "of iclr_2020_paper/main.py and weak_and_strong/imagenet_main.py with its RM3 example; the papers' "
+                "accuracies were not reached"),
     source="Coherent Gradients (ICLR 2020) Section 5 (winsorized GD on noisy MNIST); 2003.07422 (M3, RM3)",
     statement=("With half the training labels replaced by other classes, plain SGD fits the corrupt examples (train "
                "accuracy on their given labels high) while M3, RM3 and winsorized GD (c = 20) keep that accuracy low, "
@@ -132,6 +133,10 @@ register(Claim(
     },
     measure=_measure_noisy,
     holds=_holds_noisy,
+    cited={"iclr_2020_paper/main.py flag defaults": "mnist, 3 hidden layers of 256, lr 0.1, minibatch 100, 100 epochs, "
+                                                    "winsorize_pct 10",
+           "weak_and_strong/imagenet_main.py defaults": "resnet18, 90 epochs, batch 256, lr 0.1, wd 1e-4",
+           "its RM3 example command": "ImageNet, corrupt-fraction 0.5, momentum 0.0, optimizer RM3"},
     known_failures={"quick": "RM3 does not suppress memorization at quick: train accuracy on the corrupt labels "
                              "0.715 (seed 0, 2026-12-02; 0.855, 0.715 for seeds 1, 2 earlier) against SGD's 0.905, "
                              "test 0.581 against 0.539 (seeds 1, 2: below SGD); M3 (corrupt 0.265, test 0.700) and "
