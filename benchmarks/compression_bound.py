@@ -62,7 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    header = ["data set", "n", "network", "certificate (ours)", "authors' accounting", "train error", "test error",
+    header = ["data set", "n", "network", "certificate (ours)", "authors' accounting (their default path)",
+              "train error", "test error",
               "before quantization (train / test)", "bits", "d", "levels", "d tried: certificate",
               "best run (s)", "search (s)"]
     rows = [measure(name, args.cifar_dir if name == "cifar10" else None, args.delta)

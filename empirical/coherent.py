@@ -15,8 +15,9 @@ to a cached record:
   initialisation with the mean gradient, and the evaluation (epoch) from which it stays classified
   right;
 - `coherence_run` (`BoundRunConfig`): full-batch gradient descent with `MarginRamp` on a linear
-  classifier, alpha measured at every step, and the replace-one runs (`replace_one.measure_stability`)
-  that the coherence stability bound (`genproof.coherence.stability_bound`) is compared with.
+  classifier, the coherence of the training set and the misfit of one replacing point measured at
+  every step, and the replace-one runs (`replace_one.measure_stability`, every training example
+  replaced by that point) that `genproof.coherence.replace_one_bound` is compared with.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 import empirical.robust  # noqa: F401  (registers m3, rm3, ra3, winsorized:C)
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
-from empirical.gradients import coherence, coherence_moments, coherence_probe, per_example_gradients
+from empirical.gradients import coherence_probe, per_example_gradients
 from empirical.models import ModelConfig, build
 from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
 from empirical.replace_one import MarginRamp, measure_stability
@@ -136,7 +137,7 @@ def figure_noisy(rows: list[dict], eta: float):
 class NoisyConfig:
     """Each update rule of `rules` trains `model` on `data` with a fraction `eta` of the training
     labels replaced (`labels:ETA`), from the same initialisation and minibatch order; `train` is
-    the shared config (its optimizer is replaced by each rule; rm3 runs with momentum 0)."""
+    the shared config (its optimizer is replaced by each rule; m3, rm3 and ra3 run with momentum 0)."""
 
     data: DataConfig = DataConfig("digits", n_train=400)
     model: ModelConfig = ModelConfig("mlp", width=128, depth=1)
@@ -161,7 +162,8 @@ def noisy_optimizers(config: NoisyConfig, root: str | os.PathLike | None = None,
                  "corrupt_true": (clean.x_train[mask], clean.y_train[mask]), "test": (ds.x_test, ds.y_test)}
         rows, last = [], {}
         for rule in config.rules:
-            cfg = replace(config.train, optimizer=rule, momentum=0.0 if rule == "rm3" else config.train.momentum)
+            cfg = replace(config.train, optimizer=rule,
+                          momentum=0.0 if rule in ("m3", "rm3", "ra3") else config.train.momentum)
             model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
             result = train(model, (ds.x_train, ds.y_train), cfg, seed=config.seed, evals=evals)
             keep = [{"rule": rule, "step": r["step"], **{f"{k}_acc": r[f"{k}_acc"] for k in evals}}
@@ -227,22 +229,24 @@ def easy_first(config: EasyFirstConfig, root: str | os.PathLike | None = None, f
 @dataclass(frozen=True)
 class BoundRunConfig:
     """Full-batch gradient descent (constant step `lr`, no momentum) for `steps` steps on a linear
-    classifier with the `MarginRamp` loss (`margin`) over `data`, alpha measured on the training
-    set at every step; `pairs` replace-one runs (training example i replaced by test example i)."""
+    classifier with the `MarginRamp` loss (`margin`) over `data`; per step, on the training set, the
+    second moment and coherence of the per-example gradients and the misfit of test example
+    `replacement`; one replace-one run per training example, each replaced by that test example."""
 
     data: DataConfig = DataConfig("digits", n_train=200)
     lr: float = 0.05
     steps: int = 100
     margin: float = 4.0
-    pairs: int = 4
+    replacement: int = 0
     seed: int = 0
 
 
 def coherence_run(config: BoundRunConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
-    """summary.json: `alphas` (alpha(w_0), ..., alpha(w_{T-1}): the coherence of the training set's
-    per-example MarginRamp gradients at the weights each step starts from), `lr`, `steps`, `m`
-    (n_train), `margin`, `replace_one_max_diff` (per pair: max over test z of |f(w_T; z) - f(w'_T; z)|),
-    `parameter_distance` (per pair)."""
+    """summary.json, per step t = 0 .. T-1 at the weights w_t on the training set S (g the per-example
+    MarginRamp gradients, gbar their mean over S, g' the replacing point's): `second_moments`
+    E_S||g||^2, `alphas` ||gbar||^2 / E_S||g||^2, `misfits` ||gbar - g'||^2; and `lr`, `steps`, `m`
+    (n_train), `margin`, `replacement`, `final_train_acc`, `replace_one_max_diff` (per training
+    example i: max over test z of |f(w_T; z) - f(w^(i)_T; z)|), `parameter_distance` (per i)."""
 
     def compute(out: Path) -> dict:
         ds = config.data.load()
@@ -252,18 +256,30 @@ def coherence_run(config: BoundRunConfig, root: str | os.PathLike | None = None,
                          stop_at_fit=False, eval_every=1, progress=False)
         model = build(model_config, ds.input_shape, ds.num_classes, seed=config.seed)
         x, y = ds.x_train, ds.y_train
+        z = slice(config.replacement, config.replacement + 1)
+        xz, yz = ds.x_test[z], ds.y_test[z]
 
-        def alpha(net):
-            return coherence(coherence_moments(net, lambda a, b: loss(net, a, b), x, y, chunk=len(x)), len(x))["alpha"]
+        def moments(net):
+            def flat(a, b):
+                grads = per_example_gradients(net, lambda u, v: loss(net, u, v), a, b)
+                return torch.cat([g.double().flatten(1) for g in grads.values()], 1)
 
-        alphas = [alpha(model)]
+            g = flat(x, y)
+            mean = g.mean(0)
+            second = g.pow(2).sum(1).mean().item()
+            return {"second_moment": second, "alpha": mean.pow(2).sum().item() / second if second > 0 else float("nan"),
+                    "misfit": (mean - flat(xz, yz)[0]).pow(2).sum().item()}
+
+        rows = [moments(model)]
         result = train(model, (x, y), tc, seed=config.seed, objective=loss, evals={"train": (x, y)},
-                       probes={"coh": lambda net: {"alpha": alpha(net)}})
-        alphas += [r["coh_alpha"] for r in result.history[:-1]]  # alpha(w_t) for t = 1 .. T-1
-        pairs = measure_stability(ds, model_config, replace(tc, eval_every=None), range(config.pairs),
-                                  seed=config.seed, loss=loss.per_example)
+                       probes={"coh": moments})
+        rows += [{k: r[f"coh_{k}"] for k in rows[0]} for r in result.history[:-1]]  # at w_t for t = 1 .. T-1
+        pairs = measure_stability(ds, model_config, replace(tc, eval_every=None), range(ds.n_train),
+                                  seed=config.seed, loss=loss.per_example, by=config.replacement)
         write_jsonl(out / "metrics.jsonl", result.history)
-        return {"alphas": alphas, "lr": config.lr, "steps": config.steps, "m": ds.n_train, "margin": config.margin,
+        return {"second_moments": [r["second_moment"] for r in rows], "alphas": [r["alpha"] for r in rows],
+                "misfits": [r["misfit"] for r in rows], "lr": config.lr, "steps": config.steps, "m": ds.n_train,
+                "margin": config.margin, "replacement": config.replacement,
                 "final_train_acc": result.final["train_acc"],
                 "replace_one_max_diff": [p.max_test_loss_difference for p in pairs],
                 "parameter_distance": [p.parameter_distance for p in pairs]}

@@ -22,7 +22,7 @@ training mode.
 Coherence (Chatterjee and Zielinski, arXiv 2203.10036, Section 4; m-coherence in Zielinski and
 Chatterjee, arXiv 2008.01217): alpha = ||E g||^2 / E||g||^2 over the sample (E[g . g'] / E[g . g]
 for z, z' drawn independently from it), per layer and for the whole network; m-coherence is
-m * alpha. The theory around it (baselines, the minibatch formula, the stability bound) is in
+m * alpha. The theory around it (baselines, the minibatch formula, a replace-one bound) is in
 `genproof.coherence`.
 """
 

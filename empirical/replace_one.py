@@ -74,8 +74,8 @@ def cross_entropy_per_example(logits: torch.Tensor, y: torch.Tensor) -> torch.Te
 
 @dataclass(frozen=True)
 class StabilityMeasurement:
-    """Two runs that differ only in training example `index` (replaced by test example k, the k-th
-    of the measured indices): ||w - w'|| and, per test example z, |f(w; z) - f(w'; z)|."""
+    """Two runs that differ only in training example `index` (replaced by a test example):
+    ||w - w'|| and, per test example z, |f(w; z) - f(w'; z)|."""
 
     index: int
     parameter_distance: float
@@ -101,9 +101,11 @@ def _losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: PerExample
 
 
 def measure_stability(data: Dataset, model: ModelConfig, config: TrainConfig, indices: Sequence[int],
-                      seed: int = 0, loss: PerExampleLoss = cross_entropy_per_example) -> list[StabilityMeasurement]:
+                      seed: int = 0, loss: PerExampleLoss = cross_entropy_per_example,
+                      by: int | None = None) -> list[StabilityMeasurement]:
     """Train on `data` and, for the k-th index of `indices`, on `data` with that training example
-    replaced by test example k, with the same initialisation, seed and minibatch order, for
+    replaced by test example k (test example `by` for every index, if given), with the same
+    initialisation, seed and minibatch order, for
     `config.max_steps` steps (no stopping at fit), minimising the mean of the per-example `loss`
     (cross-entropy unless given); measure ||w - w'|| and |f(w; z) - f(w'; z)| for every test z
     (uniform stability bounds their sup over z, in expectation over the algorithm)."""
@@ -123,7 +125,7 @@ def measure_stability(data: Dataset, model: ModelConfig, config: TrainConfig, in
     ref = _losses(base, data.x_test, data.y_test, loss)
     out = []
     for k, i in enumerate(indices):
-        other = run(replace_one(data, i, by=k))
+        other = run(replace_one(data, i, by=k if by is None else by))
         out.append(StabilityMeasurement(
             index=int(i),
             parameter_distance=(nn.utils.parameters_to_vector(other.parameters()) - w).norm().item(),

@@ -3,19 +3,24 @@
 Sources: Chatterjee, "Coherent Gradients", ICLR 2020, Section 5 (winsorized gradient descent);
 Zielinski, Krishnan and Chatterjee, "Weak and Strong Gradient Directions", arXiv 2003.07422 (M3,
 RM3, RA3). Each rule sets the parameters' `.grad` to a robust aggregate and steps a plain
-`torch.optim.SGD` with the run's learning rate, momentum and weight decay:
+`torch.optim.SGD` with the run's learning rate:
 
 - `m3`: the coordinate-wise median of the gradients of 3 consecutive minibatches; the loop calls
   the rule once per minibatch, so the parameters move on every third call (one step per 3
   minibatches; the loop's step count counts minibatches);
 - `rm3`: the coordinate-wise median of the current and the previous two minibatch gradients, one
   step per minibatch once 3 are held (the authors' `RM3` optimizer, coherent_gradients/
-  weak_and_strong/optimizers/rm3.py, also moves only from the third minibatch on); momentum is
-  refused, as the authors' scripts refuse it (unstable);
-- `ra3`: the running average of the same three gradients, the control for `rm3`;
+  weak_and_strong/optimizers/rm3.py, also moves only from the third minibatch on);
+- `ra3`: the running average of the same three gradients, the control for `rm3`.
+  As in the authors' optimizers, weight decay is added to each minibatch gradient before it is held
+  (wd * p at that step's weights), and momentum is refused for all three, as their
+  `weak_and_strong/imagenet_main.py` refuses it ("Momentum causes instability");
 - `winsorized:C`: per parameter coordinate, across the m examples of the minibatch, the per-example
-  gradients are clipped to their C-th and (100 - C)-th percentiles (linear interpolation, numpy's
-  default, computed on one sort), then averaged; C = 0 is plain SGD. Registered for C in `WINSOR_LEVELS`.
+  gradients are clipped to their C-th and (100 - C)-th percentiles, then averaged (the run's
+  momentum and weight decay act through SGD after that); C = 0 is plain SGD. The percentile is the
+  authors' rule, the nearest order statistic: `np_winsorize` in coherent_gradients/iclr_2020_paper/
+  utils.py calls `np.percentile(..., interpolation='nearest')`, the order statistic at
+  round((m - 1) q), halves to even. Computed on one sort; registered for C in `WINSOR_LEVELS`.
 
 The authors' released `M3`/`RA3` classes crash on a misspelled attribute; the definitions above are
 what the paper states. A rule that holds gradients across minibatches (m3, rm3, ra3) keeps them in
@@ -40,32 +45,24 @@ def median_of_three(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.
 
 def winsorized_mean(g: torch.Tensor, c: float) -> torch.Tensor:
     """The mean over dim 0 of `g` (m per-example gradients) after clipping every coordinate to its
-    c-th and (100 - c)-th percentiles across the m examples (linear interpolation between order
-    statistics, numpy's default rule)."""
+    c-th and (100 - c)-th percentiles across the m examples, each the order statistic at
+    round((m - 1) q) for q = c/100, (100 - c)/100 (numpy's `method='nearest'`, the authors' rule)."""
     if not 0 <= c < 50:
         raise ValueError(f"the winsorization level c must be a percentage in [0, 50), got {c}")
     if c == 0:
         return g.mean(0)
     flat = g.flatten(1)
     srt, m = flat.T.contiguous().sort(1).values.T, len(flat)  # speed: sort along contiguous rows
-    lo, hi = (_percentile(srt, q * (m - 1)) for q in (c / 100, 1 - c / 100))  # numpy's linear rule, on a sort
+    lo, hi = (srt[round((m - 1) * q)] for q in (c / 100, (100 - c) / 100))  # numpy's float steps; round: half to even
     return flat.clamp(lo, hi).mean(0).view(g.shape[1:])
 
 
-def _percentile(srt: torch.Tensor, pos: float) -> torch.Tensor:
-    """The value at fractional position `pos` of the sorted rows `srt`, linearly interpolated."""
-    i = int(pos)
-    j = min(i + 1, len(srt) - 1)
-    return srt[i] + (pos - i) * (srt[j] - srt[i])
-
-
 class _Aggregating:
-    """Steps SGD on an aggregate of gradients that `step` computes; subclasses define `aggregate`."""
+    """Steps SGD (with `momentum` and `weight_decay`) on an aggregate of gradients that `step` computes."""
 
-    def __init__(self, module: nn.Module, config):
+    def __init__(self, module: nn.Module, config, momentum: float, weight_decay: float):
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
-                                         weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.SGD(self.params, lr=config.lr, momentum=momentum, weight_decay=weight_decay)
 
     def _minibatch_gradient(self, loss_fn, x, y):
         loss = loss_fn(x, y)
@@ -79,14 +76,19 @@ class _Aggregating:
 
 
 class MedianOfThree(_Aggregating):
-    """`m3` (rolling=False) and `rm3`/`ra3` (rolling=True, median or mean of the last three)."""
+    """`m3` (rolling=False) and `rm3`/`ra3` (rolling=True, median or mean of the last three); each
+    minibatch gradient is held with its weight decay, wd * p at the weights it was computed at."""
 
     def __init__(self, module, config, rolling: bool, median: bool = True):
-        super().__init__(module, config)
-        self.rolling, self.median, self.held = rolling, median, []
+        if config.momentum != 0:
+            raise ValueError(f"{config.optimizer} takes no momentum (the authors refuse it for M3, RM3 and RA3: "
+                             f"unstable): pass momentum=0, got {config.momentum}")
+        super().__init__(module, config, momentum=0.0, weight_decay=0.0)
+        self.weight_decay, self.rolling, self.median, self.held = config.weight_decay, rolling, median, []
 
     def step(self, loss_fn, x, y):
         loss, grads = self._minibatch_gradient(loss_fn, x, y)
+        grads = [g + self.weight_decay * p.detach() for g, p in zip(grads, self.params)]
         self.held = (self.held + [grads])[-3:]
         if len(self.held) == 3:
             a, b, c = self.held
@@ -101,7 +103,7 @@ class Winsorized(_Aggregating):
     """`winsorized:C`: the winsorized mean of the minibatch's per-example gradients."""
 
     def __init__(self, module, config, c: float):
-        super().__init__(module, config)
+        super().__init__(module, config, config.momentum, config.weight_decay)
         self.module, self.c = module, c
 
     def step(self, loss_fn, x, y):
@@ -125,11 +127,8 @@ def _m3(module, config):
 
 
 @UPDATE_RULES.register("rm3", "rolling median of 3: the median of the current and the previous two minibatch "
-                              "gradients, one step per minibatch; needs momentum=0 (2003.07422)")
+                              "gradients, one step per minibatch (2003.07422)")
 def _rm3(module, config):
-    if config.momentum != 0:
-        raise ValueError(f"rm3 is unstable with momentum (the authors' scripts refuse it): pass momentum=0, "
-                         f"got {config.momentum}")
     return MedianOfThree(module, config, rolling=True)
 
 

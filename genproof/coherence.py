@@ -1,4 +1,4 @@
-"""Coherence of per-example gradients and the stability bound it gives (chatterjee2020).
+"""Coherence of per-example gradients and a replace-one stability bound it enters (chatterjee2020).
 
 Measured quantities come from `empirical.gradients` (per-example gradients, `coherence_moments`,
 `coherence`); this module holds the formulas around them.
@@ -12,16 +12,20 @@ Measured quantities come from `empirical.gradients` (per-example gradients, `coh
   (means of k examples drawn with replacement) when single examples have coherence alpha. Our
   derivation (notebooks/coherence.ipynb): for independent minibatches B, B', E[G_B . G_B'] = ||E g||^2
   and E||G_B||^2 = ||E g||^2 + (E||g||^2 - ||E g||^2) / k.
-- `stability_bound`: |E gap| <= (L^2 / m) sum_{t=1}^T [prod_{k=t+1}^T (1 + eta_k beta)] eta_t
-  sqrt(2 (1 - alpha_{t-1})) for full-batch gradient descent on m examples with an L-Lipschitz,
-  beta-smooth loss. The statement is the issue's reading of 2203.10036; we could not reach the
-  paper's text for its constants, so the form used here is OUR DERIVATION from the one-step
-  recursion (notebooks/coherence.ipynb), in the style of Hardt, Recht and Singer (2016):
-  with S, S' differing in example 1, delta_t = ||w_t - w'_t||,
-  delta_{t+1} <= (1 + eta_{t+1} beta) delta_t + (eta_{t+1} / m) ||g_{z_1}(w_t) - g_{z'_1}(w_t)||, and
-  E||g_z - g_z'|| <= sqrt(E||g_z - g_z'||^2) = sqrt(2 E||g||^2 (1 - alpha)) <= L sqrt(2 (1 - alpha));
-  the loss difference at any z is at most L delta_T. alpha_{t-1} is the coherence of the gradient
-  distribution at w_{t-1}; it is estimated on the training sample (and so said).
+- `replace_one_bound` and `gradient_spread`: a bound on replace-one stability along full-batch
+  gradient descent in which the coherence of the training sample enters (OUR DERIVATION,
+  notebooks/coherence.ipynb; 2203.10036 states that coherence bounds stability, and its text could
+  not be reached for its form). S^(i) is S with example i replaced by one point z'; w_t are the
+  iterates on S; g = the per-example gradient at w_t, gbar its mean over S. Then, for an
+  L-Lipschitz, beta-smooth loss and steps eta_t,
+  (1/m) sum_i sup_z |f(w_T; z) - f(w^(i)_T; z)|
+      <= (L/m) sum_t [prod_{k>t} (1 + eta_k beta)] eta_t sqrt(E_S||g||^2 (1 - alpha_S) + ||gbar - g_z'||^2),
+  every term at w_{t-1}. The sample's incoherence E_S||g||^2 (1 - alpha_S) = E_S||g - gbar||^2 is one
+  part; the misfit of the replacing point's gradient is the other, and no coherence of the sample
+  bounds it: ten identical points (alpha_S = 1) replaced by an orthogonal one move the loss by
+  0.365 (tests/test_coherence.py). The recursion is the growth recursion of Hardt, Recht and Singer
+  (2016, Lemma 2.5) for the (1 + eta beta)-expansive full-batch step; 2L per step in place of the
+  square root is its worst case.
 
 The tool: `report` runs (or takes from the record store) `empirical.coherent.track` on true and on
 random labels for each seed of a tier preset (`empirical.coherent.REAL_VS_RANDOM`, the one the claim
@@ -62,20 +66,33 @@ def minibatch_alpha(alpha: float, k: int) -> float:
     return k * alpha / (1 + (k - 1) * alpha)
 
 
-def stability_bound(L: float, beta: float, m: int, lrs: Sequence[float], alphas: Sequence[float]) -> float:
-    """(L^2 / m) sum_t [prod_{k>t} (1 + eta_k beta)] eta_t sqrt(2 (1 - alpha_{t-1})), t = 1..T, with
-    `lrs` = (eta_1, ..., eta_T) and `alphas` = (alpha_0, ..., alpha_{T-1}) (alpha_{t-1}: at the
-    weights step t starts from). Our derivation of the bound stated in 2203.10036 (module docstring)."""
-    if len(lrs) != len(alphas) or not lrs:
-        raise ValueError(f"need one alpha per step (alpha_0 .. alpha_(T-1)), got {len(alphas)} alphas for "
+def gradient_spread(second_moments: Sequence[float], alphas: Sequence[float],
+                    misfits: Sequence[float]) -> list[float]:
+    """Per step, sqrt(E_S||g||^2 (1 - alpha_S) + ||gbar - g_z'||^2) = sqrt(E_S||g - g_z'||^2): at least
+    the mean over i of ||g_{z_i} - g_z'|| (Jensen). Our derivation (module docstring)."""
+    if not len(second_moments) == len(alphas) == len(misfits):
+        raise ValueError(f"need one second moment, alpha and misfit per step, got {len(second_moments)}, "
+                         f"{len(alphas)}, {len(misfits)}")
+    return [math.sqrt((max(0.0, s * (1 - a)) if s > 0 else 0.0) + mu)
+            for s, a, mu in zip(second_moments, alphas, misfits)]
+
+
+def replace_one_bound(L: float, beta: float, m: int, lrs: Sequence[float], differences: Sequence[float]) -> float:
+    """(L / m) sum_t [prod_{k>t} (1 + eta_k beta)] eta_t D_{t-1}, t = 1..T, with `lrs` = (eta_1, ..., eta_T)
+    and `differences` = (D_0, ..., D_{T-1}), D_t >= the mean over replaced i of ||g_{z_i}(w_t) - g_z'(w_t)||:
+    a bound on the mean over i of sup_z |f(w_T; z) - f(w^(i)_T; z)| for full-batch gradient descent
+    with an L-Lipschitz, beta-smooth loss (module docstring; `gradient_spread` gives D from the
+    sample's coherence, D = 2L is the worst case)."""
+    if len(lrs) != len(differences) or not lrs:
+        raise ValueError(f"need one gradient difference per step (D_0 .. D_(T-1)), got {len(differences)} for "
                          f"{len(lrs)} steps")
     if m < 1 or L < 0 or beta < 0:
         raise ValueError(f"need m >= 1, L >= 0, beta >= 0; got m={m}, L={L}, beta={beta}")
     total, growth = 0.0, 1.0
-    for eta, a in zip(reversed(lrs), reversed(alphas)):  # from t = T down: growth = prod_{k>t}(1 + eta_k beta)
-        total += growth * eta * math.sqrt(2 * max(0.0, 1 - a))
+    for eta, d in zip(reversed(lrs), reversed(differences)):  # from t = T down: growth = prod_{k>t}(1 + eta_k beta)
+        total += growth * eta * d
         growth *= 1 + eta * beta
-    return L * L / m * total
+    return L / m * total
 
 
 # ---- the tool: m-coherence on true against random labels -------------------------------------

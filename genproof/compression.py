@@ -43,11 +43,14 @@ mass posterior, whose KL to P is ln(1/P(h)) <= len(h) ln 2, without the ln(2 sqr
 posterior with a continuous support pays (Maurer 2004). Because it holds for every h at once, the
 search over d (`doubling_search`) costs no confidence: the smallest certificate it finds holds at delta.
 
-**Theirs** (`authors_bound`), as Lotfi et al.'s released code computes it (activatedgeek/tight-pac-bayes,
-`pactl/bounds/get_bound_from_chk_v2.py`, `quantize_fns.py`, `get_pac_bounds.py`; the paper's own text
-was not read here: not verified against it): message length l = (arithmetic-coded indices,
-ceil(d H) + 1 bits) + 16 L (codebook) + L ceil(log2 d) (the level probabilities), made prefix-free by
-adding 2 log2 l bits (their `prefix_message_len`), KL = (l + 2 log2 l) ln 2 nats, and Catoni's bound
+**Theirs** (`authors_bound`), as Lotfi et al.'s released code computes it on its default path, the one
+that fine-tunes the quantization (activatedgeek/tight-pac-bayes, `pactl/bounds/get_bound_from_chk_v2.py`
+`compute_quantization` with epochs > 0, `quantize_fns.py`, `get_pac_bounds.py`; the paper's own text was
+not read here: not verified against it): message length l = (arithmetic-coded indices: their `encode`
+emits ceil(sum_i -log2 p_{s_i}) + 1 = ceil(d H) + 1 bits, H the entropy of the level frequencies)
++ 32 L (the codebook stays float32 on that path; 16 L only on their path without fine-tuning)
++ L ceil(log2 d) (the level probabilities), L the codebook's length, unused levels included; made
+prefix-free by adding 2 log2 l bits (their `prefix_message_len`), KL = (l + 2 log2 l) ln 2 nats, and Catoni's bound
 err_D <= (1 - exp(-(g/n) (err_S + (1 + a)(KL + ln(1/delta) + 2 ln(2 + ln(g)/ln(1 + a))) / g)))
 / (1 - exp(-g/n)), minimized over g = e^t for t in [0, ln n + 4] with a = 1e-4 (their
 `pac_bayes_bound_opt`: the union bound over a geometric grid of g). Their code also subtracts 2 bits
@@ -75,6 +78,7 @@ from .quantities import Bound, bound_family
 SOURCE = ("Occam bound in kl form (Langford 2005, Section 4) on the description length of a subspace-trained, "
           "quantized network (Lotfi et al., NeurIPS 2022): kl(err_S || err_D) <= (len ln 2 + ln(1/delta)) / n")
 FLOAT_BITS = 16  # codebook values and batch-norm statistics are float16
+AUTHORS_CODEBOOK_BITS = 32  # Lotfi et al.'s fine-tuned codebook is float32 (`get_message_len`)
 
 
 def elias_gamma_bits(k: int) -> int:
@@ -150,12 +154,16 @@ def occam_bound(train_error: float, bits: float, n: int, delta: float) -> float:
 
 
 def authors_bound(train_error: float, counts: list[int] | tuple[int, ...], n: int, delta: float,
-                  alpha: float = 1e-4) -> tuple[float, float]:
-    """Lotfi et al.'s accounting of the same network, as their code computes it (module docstring):
-    returns (bound, prefix_bits), prefix_bits = l + 2 log2 l with l = ceil(d H) + 1 + 16 L + L ceil(log2 d)."""
-    d, levels = sum(counts), len(counts)
+                  levels: int | None = None, alpha: float = 1e-4) -> tuple[float, float]:
+    """Lotfi et al.'s accounting of the same network, as their default code path computes it (module
+    docstring): returns (bound, prefix_bits), prefix_bits = l + 2 log2 l with
+    l = ceil(d H) + 1 + 32 L + L ceil(log2 d), L = `levels` (their codebook's length, unused levels
+    included; default: len(counts))."""
+    d, levels = sum(counts), levels or len(counts)
+    if levels < len(counts):
+        raise ValueError(f"the codebook has at least the {len(counts)} levels used, got levels={levels}")
     entropy = -sum(c / d * math.log2(c / d) for c in counts if c)
-    length = math.ceil(d * entropy) + 1 + FLOAT_BITS * levels + levels * math.ceil(math.log2(d))
+    length = math.ceil(d * entropy) + 1 + AUTHORS_CODEBOOK_BITS * levels + levels * math.ceil(math.log2(d))
     prefix = length + 2 * math.log2(length)
     _check(train_error, prefix, n, delta)
     kl = prefix * math.log(2)
@@ -187,7 +195,7 @@ class CompressionResult:
     n_params: int  # D, the network's parameters
     subspace_train_error: float  # before quantization
     subspace_test_error: float
-    authors_bound: float  # Lotfi et al.'s accounting of the same network (`authors_bound`)
+    authors_bound: float  # Lotfi et al.'s accounting of the same network (`authors_bound`, their default path)
     authors_bits: float
     wall_s: float  # training, quantization and evaluation of the compressed network
     run: str  # the subspace record
@@ -197,7 +205,7 @@ def certify(record, delta: float) -> CompressionResult:
     """The compression certificate of a `empirical.subspace.compress` record at confidence 1 - delta."""
     s = record.summary
     message = message_length(s["counts"], s["batch_norm_values"])
-    authors, authors_bits = authors_bound(s["train_error"], s["counts"], s["n_train"], delta)
+    authors, authors_bits = authors_bound(s["train_error"], s["counts"], s["n_train"], delta, levels=s["levels"])
     return CompressionResult(
         bound=occam_bound(s["train_error"], message.total, s["n_train"], delta), bits=message.total,
         message=asdict(message), train_error=s["train_error"], test_error=s["test_error"], n=s["n_train"],

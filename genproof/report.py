@@ -31,6 +31,7 @@ class Verdict:
     statement: str
     source: str
     cited: dict
+    cited_from: str
     expected_to_hold: bool
     wall_s: float
 
@@ -66,7 +67,7 @@ def verdict_word(v: Verdict) -> str:
 
 def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
     """The ledger: one row per claim (id, statement, source, measured numbers, tolerances,
-    verdict), then the numbers each claim cites from its paper, beside ours."""
+    verdict), then per claim the source's own numbers and where they were read (or why there are none)."""
     held = sum(v.holds for v in verdicts)
     out = [f"# genproof claims ledger, tier `{tier}`\n",
            f"{len(verdicts)} claims: {held} hold, {len(verdicts) - held} do not.\n",
@@ -76,12 +77,11 @@ def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
                  "; ".join(f"{k}={fmt(x)}" for k, x in v.measured.items()),
                  "; ".join(f"{k}={fmt(x)}" for k, x in v.tolerances.items()),
                  verdict_word(v), round(v.wall_s, 1)] for v in verdicts])]
-    cited = [v for v in verdicts if v.cited]
-    if cited:
-        out.append("\n## Numbers cited from the papers (for comparison, not used by the verdicts)\n")
-        for v in cited:
-            out.append(f"\n### {v.claim}\n\n")
-            out.append(markdown_table(["quantity", "paper"], list(v.cited.items())))
+    out.append("\n## The sources' own numbers (for comparison, never used by the verdicts)\n")
+    for v in verdicts:
+        out.append(f"\n### {v.claim}\n\n{v.cited_from or 'not stated'}\n\n")
+        if v.cited:
+            out.append(markdown_table(["quantity", "source"], list(v.cited.items())))
     return "".join(out)
 
 

@@ -57,17 +57,27 @@ def test_the_registry_holds_the_random_labels_claim_and_selects_by_pattern():
 
 
 def test_ledger_lists_numbers_verdicts_and_cited_numbers(tmp_path):
-    good = _claim(cited={"paper value": 0.2}).check("quick", tmp_path)
+    good = _claim(cited={"paper value": 0.2}, cited_from="read from the paper, Table 9").check("quick", tmp_path)
     bad = _claim(id="test.known-bad", known_failures={"full": "too big at full size"}).check("full", tmp_path)
     md = ledger_markdown([good, bad], "quick")
     assert "2 claims: 1 hold, 1 do not." in md
     assert "| test.mean-below |" in md and "value=0.1" in md and "holds" in md
     assert "does not hold (known failure at this tier)" in md
-    assert "paper value" in md
+    assert "paper value" in md and "read from the paper, Table 9" in md
     write_ledger([good, bad], "quick", tmp_path / "ledger")
     data = json.loads((tmp_path / "ledger" / "claims.json").read_text())
     assert [c["claim"] for c in data["claims"]] == ["test.mean-below", "test.known-bad"]
     assert data["claims"][0]["setting"] == {"n": 10}
+
+
+def test_every_claim_shows_the_sources_numbers_or_says_why_not():
+    for claim in all_claims():
+        assert claim.cited_from.startswith(registry.CITED_FROM + registry.NO_NUMBERS), claim.id
+        assert claim.cited or not claim.cited_from.startswith(registry.CITED_FROM), claim.id
+    with pytest.raises(ValueError, match="cited_from must open with"):
+        _claim(cited_from="the paper, somewhere")
+    with pytest.raises(ValueError, match="cites none"):
+        _claim(cited_from="read from the paper, Table 9")
 
 
 def _with_toy_claim(monkeypatch):

@@ -13,7 +13,7 @@ from empirical.models import ModelConfig, build
 from empirical.records import Record
 from empirical.robust import median_of_three, winsorized_mean
 from empirical.train import UPDATE_RULES, TrainConfig, cross_entropy
-from genproof.coherence import minibatch_alpha, orthogonal_alpha, stability_bound
+from genproof.coherence import gradient_spread, minibatch_alpha, orthogonal_alpha, replace_one_bound
 
 
 def _net(**kw):
@@ -82,21 +82,88 @@ def test_minibatch_alpha_is_the_coherence_of_all_k_tuples_with_replacement():
         assert _alpha_of(means)["alpha"] == pytest.approx(minibatch_alpha(alpha, k), rel=1e-12)
 
 
-def test_stability_bound_by_hand():
-    # T = 2: (L^2/m) [(1 + eta2 beta) eta1 sqrt(2(1 - a0)) + eta2 sqrt(2(1 - a1))]
-    got = stability_bound(2.0, 3.0, 10, [0.1, 0.2], [0.5, 0.875])
-    assert got == pytest.approx(0.4 * ((1 + 0.6) * 0.1 * 1.0 + 0.2 * 0.5))
-    with pytest.raises(ValueError, match="one alpha per step"):
-        stability_bound(1, 1, 1, [0.1], [0.1, 0.2])
+def test_replace_one_bound_by_hand():
+    # T = 2: (L/m) [(1 + eta2 beta) eta1 D0 + eta2 D1]
+    got = replace_one_bound(2.0, 3.0, 10, [0.1, 0.2], [1.0, 0.5])
+    assert got == pytest.approx(0.2 * ((1 + 0.6) * 0.1 * 1.0 + 0.2 * 0.5))
+    # D = sqrt(E||g||^2 (1 - alpha) + ||gbar - g'||^2): 4 * 0.75 + 1 = 4; alpha = 1 leaves the misfit alone
+    assert gradient_spread([4.0, 2.0], [0.25, 1.0], [1.0, 0.09]) == pytest.approx([2.0, 0.3])
+    with pytest.raises(ValueError, match="one gradient difference per step"):
+        replace_one_bound(1, 1, 1, [0.1], [0.1, 0.2])
+
+
+def _logistic_runs(x, y, z, eta, T):
+    """Full-batch GD on the logistic loss from w = 0 on (x, y) and on each (x, y) with example i replaced
+    by z = (x', y'); per step at the iterate on (x, y): E||g||^2, alpha, ||gbar - g_z'||^2. Returns those
+    and the mean over i of max over z in {training points, z'} of |f(w_T; z) - f(w^(i)_T; z)|."""
+    def grads(w, xs, ys):
+        return (-ys / (1 + np.exp(ys * (xs @ w))))[:, None] * xs
+
+    def loss(w, xs, ys):
+        return np.log1p(np.exp(-ys * (xs @ w)))
+
+    m, (xz, yz) = len(x), z
+    w, stats = np.zeros(x.shape[1]), []
+    others = [np.zeros(x.shape[1]) for _ in range(m)]
+    sets = [(np.where(np.arange(m)[:, None] == i, xz, x), np.where(np.arange(m) == i, yz, y)) for i in range(m)]
+    for _ in range(T):
+        g = grads(w, x, y)
+        mean, second = g.mean(0), (g * g).sum(1).mean()
+        gz = grads(w, xz[None], np.array([yz]))[0]
+        stats.append((second, mean @ mean / second, (mean - gz) @ (mean - gz)))
+        w = w - eta * mean
+        others = [v - eta * grads(v, *s).mean(0) for v, s in zip(others, sets)]
+    xs, ys = np.vstack([x, xz[None]]), np.append(y, yz)
+    gap = np.mean([np.abs(loss(w, xs, ys) - loss(v, xs, ys)).max() for v in others])
+    return [list(c) for c in zip(*stats)], gap
+
+
+def test_coherence_of_the_sample_alone_does_not_bound_stability():
+    # ten identical training points (alpha_S = 1 at every step) replaced by an orthogonal point of the other
+    # class; logistic loss with ||x|| = 1: L = 1, beta = 1/4. A bound built from sqrt(2 (1 - alpha_S)) alone is
+    # zero here, the loss moves by 0.365; the replacing point's misfit carries the bound.
+    x, y = np.tile([1.0, 0.0], (10, 1)), np.ones(10)
+    (second, alphas, misfits), gap = _logistic_runs(x, y, (np.array([0.0, 1.0]), -1.0), 0.5, 50)
+    assert min(alphas) == pytest.approx(1, abs=1e-12)
+    assert gap == pytest.approx(0.365, abs=5e-4)
+    assert replace_one_bound(1.0, 0.25, 10, [0.5] * 50, gradient_spread(second, [1.0] * 50, [0.0] * 50)) == 0
+    assert replace_one_bound(1.0, 0.25, 10, [0.5] * 50, gradient_spread(second, alphas, misfits)) >= gap
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_replace_one_bound_covers_exact_runs(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(8, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # L = 1, beta = 1/4 for the logistic loss
+    y, xz = np.sign(rng.normal(size=8)), rng.normal(size=3)
+    (second, alphas, misfits), gap = _logistic_runs(x, y, (xz / np.linalg.norm(xz), 1.0), 1.0, 30)
+    bound = replace_one_bound(1.0, 0.25, 8, [1.0] * 30, gradient_spread(second, alphas, misfits))
+    assert gap <= bound <= replace_one_bound(1.0, 0.25, 8, [1.0] * 30, [2.0] * 30)
 
 
 def test_median_of_three_and_winsorized_mean_by_hand():
     a, b, c = torch.tensor([1.0, 5.0, -2.0]), torch.tensor([3.0, 4.0, 0.0]), torch.tensor([2.0, 9.0, -1.0])
     assert median_of_three(a, b, c).tolist() == [2.0, 5.0, -1.0]
     g = torch.tensor([[0.0], [1.0], [2.0], [3.0], [100.0]])
-    # 10th and 90th percentiles of (0, 1, 2, 3, 100), linear at positions 0.4 and 3.6: 0.4 and 3 + 0.6 * 97 = 61.2
-    assert winsorized_mean(g, 10).item() == pytest.approx((0.4 + 1 + 2 + 3 + 61.2) / 5)
+    # the authors' nearest rank: 20th and 80th percentiles at positions 0.8 and 3.2, so the 2nd and 4th order
+    # statistics, 1 and 3 (linear interpolation would clip to 0.8 and 22.4, mean 5.84)
+    assert winsorized_mean(g, 20).item() == pytest.approx((1 + 1 + 2 + 3 + 3) / 5)
     assert torch.equal(winsorized_mean(g, 0), g.mean(0))
+    # m = 6, c = 10: positions 0.5 and 4.5 round half to even, to order statistics 0 and 4
+    h = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0], [100.0]])
+    assert winsorized_mean(h, 10).item() == pytest.approx((0 + 1 + 2 + 3 + 4 + 4) / 6)
+
+
+@pytest.mark.parametrize("m", [5, 6, 32, 100, 256])
+def test_winsorized_mean_is_the_authors_np_winsorize(m):
+    # coherent_gradients/iclr_2020_paper/utils.py np_winsorize: np.percentile(t, [c, 100 - c], axis=-1,
+    # interpolation='nearest') (method='nearest' since numpy 1.22), clip, mean over the examples
+    g = torch.randn(m, 7, 3, generator=torch.Generator().manual_seed(m), dtype=torch.float64)
+    t = g.flatten(1).numpy().T
+    for c in (1, 2, 5, 10, 20):
+        lo, hi = np.percentile(t, [c, 100 - c], axis=-1, method="nearest")
+        ours = winsorized_mean(g, c).flatten().numpy()
+        assert np.allclose(ours, np.clip(t, lo[:, None], hi[:, None]).mean(-1), rtol=0, atol=1e-15), c
 
 
 def _steps(rule, batches, **kw):
@@ -126,17 +193,32 @@ def test_rm3_and_ra3_roll_over_the_last_three():
     assert _steps("rm3", BATCHES) == [[0, 0], [0, 0], [-1, -2], [-3, -4]]  # medians (1, 2), (2, 2)
     ra = _steps("ra3", BATCHES)
     assert ra[2] == pytest.approx([-1, -2]) and ra[3] == pytest.approx([-1 - 5 / 3, -4])  # means (1, 2), (5/3, 2)
-    with pytest.raises(ValueError, match="momentum=0"):
-        UPDATE_RULES.get("rm3")(nn.Linear(2, 1), TrainConfig(optimizer="rm3", momentum=0.9))
+
+
+@pytest.mark.parametrize("rule", ["m3", "rm3", "ra3"])
+def test_median_rules_refuse_momentum_as_the_authors_do(rule):
+    with pytest.raises(ValueError, match=f"{rule} takes no momentum.*momentum=0"):
+        UPDATE_RULES.get(rule)(nn.Linear(2, 1), TrainConfig(optimizer=rule, momentum=0.9))
+
+
+def test_weight_decay_is_held_with_each_minibatch_gradient():
+    # the authors' RM3/RA3 add wd * p to each gradient as it is buffered, at that step's weights. wd = 0.5: the
+    # 4th gradient, at w = (-1, -2), is held as (3, 0) + 0.5 (-1, -2) = (2.5, -1); the first three at w = 0.
+    # rm3: median of (0, 4), (2, 2), (2.5, -1) = (2, 2); ra3: their mean (1.5, 5/3). (Weight decay after the
+    # median would give (2, 2) + (-0.5, -1) and w = (-2.5, -3).)
+    assert _steps("rm3", BATCHES, weight_decay=0.5) == [[0, 0], [0, 0], [-1, -2], [-3, -4]]
+    assert _steps("ra3", BATCHES, weight_decay=0.5)[3] == pytest.approx([-2.5, -2 - 5 / 3])
+    assert _steps("m3", BATCHES, weight_decay=0.5) == _steps("m3", BATCHES)  # w = 0 while its three are held
 
 
 def test_winsorized_at_zero_is_sgd():
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
     y = torch.tensor([1.0, 4.0, 2.0])
     assert _steps("winsorized:0", [(x, y)])[0] == pytest.approx(_steps("sgd", [(x, y)])[0])
-    # per-example gradients (1, 0), (0, 4), (10, 10); 20th/80th percentiles per coordinate: (0.4, 6.4) and
-    # (1.6, 7.6); clipped means 2.6 and 4.4
-    assert _steps("winsorized:20", [(x, y)])[0] == pytest.approx([-2.6, -4.4])
+    # per-example gradients (1, 0), (0, 4), (10, 10); the 20th/80th percentiles are the order statistics at
+    # round(0.4) = 0 and round(1.6) = 2, the extremes: nothing is clipped, the plain means 11/3 and 14/3
+    # (linear interpolation would clip to (0.4, 6.4) and (1.6, 7.6): means 2.6 and 4.4)
+    assert _steps("winsorized:20", [(x, y)])[0] == pytest.approx([-11 / 3, -14 / 3])
 
 
 def test_outer_moments_from_layer_factors_match_vmap():

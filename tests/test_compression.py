@@ -155,7 +155,8 @@ def test_authors_accounting_and_ours(train_error, counts, n):
     bound, prefix = authors_bound(train_error, counts, n, 0.05)
     d, levels = sum(counts), len(counts)
     entropy = -sum(c / d * math.log2(c / d) for c in counts)
-    length = math.ceil(d * entropy) + 1 + 16 * levels + levels * math.ceil(math.log2(d))
+    # their default (fine-tuned) path: float32 centroids, 32 bits a level (get_message_len)
+    length = math.ceil(d * entropy) + 1 + 32 * levels + levels * math.ceil(math.log2(d))
     assert prefix == pytest.approx(length + 2 * math.log2(length), abs=1e-12)
     # their Catoni form at one g (t = 8) by hand: the minimum is no higher
     kl, t, a = prefix * math.log(2), 8.0, 1e-4
@@ -168,6 +169,17 @@ def test_authors_accounting_and_ours(train_error, counts, n):
     assert bound >= occam_bound(train_error, message_length(counts).total, n, 0.05)
 
 
+def test_authors_codebook_counts_unused_levels_at_32_bits():
+    # counts (60, 70, 50, 20) out of a 5-level codebook: H of (0.3, 0.35, 0.25, 0.1), d = 200, so
+    # l = ceil(200 H) + 1 + 32 * 5 + 5 * ceil(log2 200) = 377 + 1 + 160 + 40 = 578 (200 H = 376.68)
+    entropy = -sum(p * math.log2(p) for p in (0.3, 0.35, 0.25, 0.1))
+    assert math.ceil(200 * entropy) == 377
+    _, prefix = authors_bound(0.07, [60, 70, 50, 20], 1437, 0.05, levels=5)
+    assert prefix == pytest.approx(578 + 2 * math.log2(578), abs=1e-12)
+    with pytest.raises(ValueError, match="at least the 4 levels used"):
+        authors_bound(0.07, [60, 70, 50, 20], 1437, 0.05, levels=3)
+
+
 def test_certify_a_record(tmp_path):
     summary = {"counts": [60, 70, 50, 20], "batch_norm_values": 0, "train_error": 0.07, "test_error": 0.1,
                "n_train": 1437, "dim": 200, "levels": 5, "n_params": 38410, "subspace_train_error": 0.02,
@@ -178,6 +190,7 @@ def test_certify_a_record(tmp_path):
     assert result.bits == bits and result.levels == 4 and result.levels_asked == 5
     assert result.bound == pytest.approx(kl_inverse_scipy(0.07, (bits * math.log(2) + math.log(20)) / 1437), abs=1e-9)
     assert result.test_error == 0.1 and result.train_error == 0.07
+    assert result.authors_bits == authors_bound(0.07, [60, 70, 50, 20], 1437, 0.05, levels=5)[1]
 
 
 def test_family_row_is_the_best_of_a_doubling_search(tmp_path, monkeypatch):

@@ -178,13 +178,17 @@ def test_config_refuses_bad_input():
 
 
 def test_certificate_is_recomputed_from_its_parts(tmp_path):
-    s = certify(PBBConfig(**TINY, prior_sigma=(0.01, 0.03)), tmp_path).summary
+    # three prior scales, the best reported: both the Monte Carlo step and the PAC-Bayes step are union
+    # bounds over the three, at delta_mc / 3 and delta / 3, so the row holds w.p. 1 - delta - delta_mc
+    s = certify(PBBConfig(**TINY, prior_sigma=(0.01, 0.03, 0.1)), tmp_path).summary
     assert s["n_prior"] == 200 and s["n_bound"] == 200
     assert s["mc_independent_draws"] == 200 * 3
-    upper = independent_mean_upper(s["stochastic_bound_set_error"], 600, s["delta_mc"])
-    assert s["stochastic_bound_set_error_upper"] == pytest.approx(upper)
-    assert s["bound"] == pytest.approx(kl_bound(upper, s["kl"], 200, s["delta"] / 2))
-    assert s["delta_per_prior_scale"] == pytest.approx(s["delta"] / 2)
+    assert s["delta_per_prior_scale"] == pytest.approx(s["delta"] / 3)
+    assert s["delta_mc_per_prior_scale"] == pytest.approx(s["delta_mc"] / 3)
+    for row in s["prior_scales_tried"]:
+        upper = independent_mean_upper(row["stochastic_bound_set_error"], 600, s["delta_mc"] / 3)
+        assert row["stochastic_bound_set_error_upper"] == pytest.approx(upper, rel=1e-12)
+        assert row["bound"] == pytest.approx(kl_bound(upper, row["kl"], 200, s["delta"] / 3), rel=1e-12)
     assert s["bound"] == min(r["bound"] for r in s["prior_scales_tried"])
     assert s["confidence"] == pytest.approx(1 - 0.025 - 0.01)
     assert (tmp_path / next(p.name for p in tmp_path.iterdir() if p.name.startswith("pbb-")) / "posterior.pt").exists()

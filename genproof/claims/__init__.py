@@ -9,6 +9,9 @@ A claim is data plus two small functions:
   `empirical/` and returns the measured numbers;
 - `holds(measured, tolerances) -> bool`: the verdict, a short function of measured numbers;
 - `cited`: numbers the paper reports, shown beside ours in the ledger, never used by the verdict;
+- `cited_from`: where `cited` was read, opening with one of `CITED_FROM` ("read from the paper",
+  "read from the authors' code", ...), or why there is no number: "a theorem: no number", "not
+  reported" (the source has none) or "not reached" (it may have some; we could not read them);
 - `known_failures`: tier -> why the claim does not hold there. Such a claim is still run and
   reported as not holding; pytest marks it as an expected failure (strict, so a claim that starts
   holding is noticed);
@@ -41,6 +44,9 @@ from empirical.tiers import TIERS
 
 from ..report import Verdict, fmt  # noqa: F401  (re-exported: claims modules import them from here)
 
+CITED_FROM = ("read from the paper", "read from the authors' code")  # where cited numbers come from
+NO_NUMBERS = ("a theorem: no number", "not reported", "not reached")  # why a claim cites none
+
 
 @dataclass(frozen=True, eq=False)
 class Claim:
@@ -52,6 +58,7 @@ class Claim:
     measure: Callable[[Any, Path], dict]
     holds: Callable[[dict, Mapping[str, float]], bool]
     cited: Mapping[str, Any] = field(default_factory=dict)
+    cited_from: str = ""
     known_failures: Mapping[str, str] = field(default_factory=dict)
     on_recipe: Callable[[Any, Any], Any] | None = None
 
@@ -62,6 +69,11 @@ class Claim:
         missing = [t for t in TIERS if t not in self.settings]
         if missing:
             raise ValueError(f"claim {self.id} has no setting for tier(s) {missing}")
+        if self.cited_from and not self.cited_from.startswith(CITED_FROM + NO_NUMBERS):
+            raise ValueError(f"claim {self.id}: cited_from must open with one of {CITED_FROM + NO_NUMBERS}, "
+                             f"got {self.cited_from!r}")
+        if self.cited_from.startswith(CITED_FROM) and not self.cited:
+            raise ValueError(f"claim {self.id}: cited_from says numbers were read ({self.cited_from!r}) but cites none")
 
     def check(self, tier: str = "quick", root: str | Path | None = None) -> Verdict:
         """Measure at `tier` (runs cached under `root`, default `empirical.records.default_root()`)
@@ -79,7 +91,7 @@ class Claim:
         return Verdict(
             claim=self.id, tier=tier, holds=bool(self.holds(measured, self.tolerances)), measured=measured,
             tolerances=dict(self.tolerances), setting=setting, statement=self.statement,
-            source=self.source, cited=dict(self.cited), expected_to_hold=expected_to_hold,
+            source=self.source, cited=dict(self.cited), cited_from=self.cited_from, expected_to_hold=expected_to_hold,
             wall_s=time.perf_counter() - start,
         )
 

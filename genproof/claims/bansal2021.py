@@ -131,6 +131,8 @@ def _measure_rrm_holds(setting, root):
 
 register(Claim(
     id="bansal2021.rrm-holds",
+    cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
+                "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 2 (the RRM bound) and the authors' released CIFAR-10/ImageNet tables",
     statement=("The generalization gap is robustness + memorization + raw rationality exactly (rationality against "
                "Test(0), as the authors' tables add up), so the RRM bound is at least the gap for any accuracies: "
@@ -167,6 +169,8 @@ def _measure_small_gap(setting, root):
 
 register(Claim(
     id="bansal2021.sss-small-gap",
+    cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
+                "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 1 and the authors' CIFAR-10 table (SSS gaps of a few points)",
     statement=("The SSS procedure's generalization gap is small (mean over seeds at most 5 points), and smaller "
                "than the end-to-end procedure's on the same data and backbone by more than the seed spread: the "
@@ -198,6 +202,8 @@ def _measure_rob_rat(setting, root):
 
 register(Claim(
     id="bansal2021.robustness-rationality-small",
+    cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
+                "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Sections 1 and 4 (robustness and rationality gaps are small in practice)",
     statement=("For the SSS procedure both the robustness gap and the rationality gap (NTrain(eta) against "
                "Test(0)) are small: mean over seeds at most 5 points each."),
@@ -235,6 +241,8 @@ def _measure_memorizes(setting, root):
 
 register(Claim(
     id="bansal2021.e2e-memorizes",
+    cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
+                "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 1 (Figure 1: train and test accuracy against noise) and the CIFAR-10 table",
     statement=("End-to-end training fits the noisy labels (train accuracy on them stays at 100% at every noise rate) "
                "and so has a large memorization gap; the SSS procedure does not fit them and its memorization gap "
@@ -283,6 +291,8 @@ def _measure_bound(setting, root):
 
 register(Claim(
     id="bansal2021.complexity-bound-nonvacuous",
+    cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
+                "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source=("bansal2021, Theorem II (memorization gap bounded by the simple classifier's complexity) and Section 4; "
             "the description-length bound judged here is genproof's derivation (notebooks/rrm_decomposition.ipynb)"),
     statement=("For the SSS procedure, OUR description-length bound on the expected memorization gap, "

@@ -65,6 +65,7 @@ HALFSPACE_SETTINGS = {
 
 register(Claim(
     id="classical.halfspaces-shatter-d-plus-1",
+    cited_from="a theorem: no number (halfspaces in R^d shatter d + 1 points in general position)",
     source=HALFSPACE_SOURCE,
     statement=("Affine halfspaces sign(<w, x> + b) in R^d shatter d + 1 points in general position: all 2^(d+1) "
                "labelings are realized."),
@@ -99,6 +100,7 @@ def _measure_d_plus_2(setting: ShatterSetting, root) -> dict:
 
 register(Claim(
     id="classical.halfspaces-do-not-shatter-d-plus-2",
+    cited_from="a theorem: no number (Radon's theorem: no d + 2 points are shattered)",
     source=HALFSPACE_SOURCE,
     statement=("No d + 2 points in R^d are shattered by affine halfspaces: the labeling given by their Radon "
                "partition (and its negation) is not realized, and for points in general position it is the only one."),
@@ -160,6 +162,7 @@ def _linear_holds(m, tol) -> bool:
 
 register(Claim(
     id="classical.rademacher-linear-closed-form",
+    cited_from="a theorem: no number (a closed form, checked against sampling)",
     source=("Shalev-Shwartz & Ben-David 2014, Lemmas 26.10 (l2 ball) and 26.11 (l1 ball); Bartlett & Mendelson "
             "2002"),
     statement=("For linear functions with ||w||_2 <= B the empirical Rademacher complexity is the mean of "

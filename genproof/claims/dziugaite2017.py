@@ -54,6 +54,7 @@ def _measure_pac_bayes(setting: PacBayesSetting, root: Path) -> dict:
 
 register(Claim(
     id="dziugaite2017.pac-bayes-nonvacuous",
+    cited_from="not reached: only the abstract could be read (quoted); the paper's table of bounds was not",
     source="Dziugaite & Roy, UAI 2017, Sections 3-5 (the optimized PAC-Bayes bound, Table 1)",
     statement=("Optimizing a Gaussian posterior around the SGD solution (prior centred at the initialization) gives "
                "a PAC-Bayes bound on the test error of the stochastic network that is non-vacuous for a network "

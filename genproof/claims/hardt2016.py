@@ -56,6 +56,7 @@ def _measure_convex(setting: ConvexSetting, root: Path) -> dict:
 
 register(Claim(
     id="hardt2016.convex-stability-holds",
+    cited_from="a theorem: no number (Theorem 3.8; the experiments of Section 5 were not reached)",
     source="hardt2016, Theorem 3.8 (convex, L-Lipschitz, beta-smooth loss; steps <= 2/beta)",
     statement=("For softmax regression trained by minibatch SGD with constant steps alpha <= 2/beta, two runs on data "
                "sets that differ in one example differ in test loss by at most (2 L^2 / n) sum_t alpha_t and in "
@@ -110,6 +111,7 @@ def _measure_nonconvex(setting: NonconvexSetting, root: Path) -> dict:
 
 register(Claim(
     id="hardt2016.nonconvex-stability-holds",
+    cited_from="a theorem: no number (Theorem 3.12; the experiments of Section 5 were not reached)",
     source="hardt2016, Theorem 3.12 (non-convex, loss in [0, 1], steps alpha_t <= c/t); minibatch form ours",
     statement=("For an MLP trained by plain minibatch SGD with steps c/t on a bounded smooth surrogate of the 0-1 "
                "loss, the non-convex stability bound (L and beta estimated at the initial and final weights) is at "

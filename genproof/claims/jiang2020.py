@@ -60,6 +60,7 @@ def _beats(m: dict, tol: dict) -> bool:
 
 register(Claim(
     id="jiang2020.flatness-beats-spectral",
+    cited_from="not reached: only the abstract could be read (quoted); the tables of tau and Psi were not",
     source=SOURCE,
     statement=("Over a sweep of networks, the PAC-Bayes flatness measure 1/sigma'^2 (sigma': the largest Gaussian "
                "weight noise that raises the training error by at most 0.1) has a higher Kendall's tau with the "
@@ -76,6 +77,7 @@ register(Claim(
 
 register(Claim(
     id="jiang2020.params-not-predictive",
+    cited_from="not reached: only the abstract could be read (quoted); the tables of tau and Psi were not",
     source=SOURCE,
     statement=("Over a sweep of networks, the number of parameters (the VC-style measure) has a Kendall's tau with "
                "the generalization gap near zero or negative: at most 0.1."),

@@ -69,6 +69,8 @@ def _measure_tracks(setting, root):
 
 register(Claim(
     id="nakkiran2021.real-tracks-ideal",
+    cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
+                "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 3 (main claim) and Figure 1",
     statement=("For every architecture, at every evaluated step t <= T_D(N) (the first step at which the Real World's "
                "train error is below 1%), the Real World's test soft-error is within epsilon of the Ideal World's "
@@ -105,6 +107,8 @@ def _measure_separate(setting, root):
 
 register(Claim(
     id="nakkiran2021.worlds-separate-after-fit",
+    cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
+                "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 3 (after the stopping time) and Figure 1",
     statement=("After T_D the worlds separate: for every architecture whose Real World fits by T/2 (so that the run "
                "is long after T_D), the Ideal World's test soft-error falls more after T_D than the Real World's, and "
@@ -131,6 +135,8 @@ def _measure_ranking(setting, root):
 
 register(Claim(
     id="nakkiran2021.online-offline-ranking",
+    cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
+                "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 4 (good online learners are good offline generalizers), Figure 1",
     statement=("Ranking at least three architectures by Ideal World test soft-error at T (online optimization speed) "
                "gives the same order as ranking them by Real World test error at T: Kendall's tau = 1 (seed means)."),
@@ -166,6 +172,8 @@ def _measure_augmentation(settings, root):
 
 register(Claim(
     id="nakkiran2021.augmentation-acts-on-real",
+    cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
+                "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 5.1 (data augmentation)",
     statement=("With crop augmentation the Real World optimizes more slowly, T_D(N) growing by a factor, while the "
                "Ideal World's test soft-error at T changes little (seed means)."),

@@ -64,6 +64,7 @@ def _measure_norms(setting: NormSetting, root: Path) -> dict:
 
 register(Claim(
     id="neyshabur2017.norms-grow-with-random-labels",
+    cited_from="not reached: the norms in the paper's figures could not be read here",
     source=("Neyshabur et al., NeurIPS 2017 ('Exploring generalization in deep learning'), Figure 1; "
             "Bartlett, Foster, Telgarsky, NeurIPS 2017, Figure 1"),
     statement=("The margin-normalized spectral, Frobenius and l2 path-norm measures (margin: 5th percentile of the "

@@ -71,7 +71,9 @@ def _measure(setting: CertificateSetting, root: Path) -> dict:
                         f"stochastic_bound_set_error_{key}": s["stochastic_bound_set_error"],
                         f"stochastic_test_error_{key}": s["stochastic_test_error"],
                         f"mean_network_test_error_{key}": s["mean_network_test_error"], f"n_bound_{key}": s["n_bound"],
-                        f"prior_sigma_{key}": s["prior_sigma"]})
+                        f"prior_sigma_{key}": s["prior_sigma"],
+                        f"delta_per_prior_scale_{key}": s["delta_per_prior_scale"],
+                        f"delta_mc_per_prior_scale_{key}": s["delta_mc_per_prior_scale"]})
     out.update({"uniform_guess_error": s["uniform_guess_error"], "confidence": s["confidence"]})
     return out
 
@@ -80,6 +82,7 @@ SETTINGS = {"quick": QUICK, "full": FULL}
 
 register(Claim(
     id="perezortiz2021.certificate-nonvacuous",
+    cited_from="not reached: only the abstract could be read (quoted); the JMLR tables of certificates were not",
     source=f"{SOURCE}, Sections 4-6 (PAC-Bayes by backprop with the fquad objective and a data-dependent prior)",
     statement=("PAC-Bayes by backprop with a prior learned on half the training set certifies a test error of the "
                "stochastic network below that of a uniform guess, and tighter than the same procedure with a prior "
@@ -99,10 +102,11 @@ register(Claim(
 
 register(Claim(
     id="perezortiz2021.certificate-covers-test-error",
+    cited_from="not reached: the JMLR tables of certificates and test errors were not read",
     source=f"{SOURCE} (validity: a certificate bounds the test error of the stochastic network it certifies)",
     statement=("The certified stochastic network's error on the held-out test set is below its certificate, for the "
                "data-dependent and the data-independent prior (a certificate that fails this is a bug, or a draw of "
-               "probability at most delta + delta_mc)."),
+               "probability at most delta + delta_mc, both split over the prior scales tried, whose best is reported)."),
     settings=SETTINGS,
     tolerances={"min_margin": 0.0},  # certificate - Q's test error must be positive
     measure=_measure,
@@ -111,6 +115,8 @@ register(Claim(
 
 register(Claim(
     id="perezortiz2021.random-labels-vacuous",
+    cited_from=("not reached: the JMLR text was not read (random labels are zhang2017's; we do not know whether the "
+                "paper certifies them)"),
     source=(f"{SOURCE}, with zhang2017's random labels: on them every classifier's test error is 1 - 1/K, so a valid "
             "certificate cannot be below it"),
     statement=("With random labels (prior and posterior trained on them) the data-dependent certificate is no better "

@@ -16,15 +16,17 @@ The procedure (their Sections 4-6 and their code, mperezortiz/PBB, `pbb/utils.py
    - e_S(Q) on the bound set is estimated by Monte Carlo, every example with `mc_draws` weight
      draws of its own (independent across examples and draws: the local reparameterization trick
      for Linear layers, one grouped convolution per example otherwise), and bounded above:
-     `kl.independent_mean_upper(mean, N, delta_mc)`, N = n_bound x mc_draws;
-   - then the PAC-Bayes-kl bound `kl.kl_bound(upper, KL(Q||P), n_bound, delta / J)`, J the number of
-     prior scales sigma0 tried (a union bound over the grid `prior_sigma`; the smallest is reported).
+     `kl.independent_mean_upper(mean, N, delta_mc / J)`, N = n_bound x mc_draws;
+   - then the PAC-Bayes-kl bound `kl.kl_bound(upper, KL(Q||P), n_bound, delta / J)`.
+   J is the number of prior scales sigma0 tried: one posterior per scale, and the smallest bound is
+   reported, so both steps are union bounds over the grid `prior_sigma` (the J Monte Carlo events
+   and the J PAC-Bayes events hold together with probability >= 1 - delta - delta_mc).
 
 Where we differ from the released code, and why (the JMLR text was not reachable here):
-- n is the number of examples the empirical risk is measured on (n_bound). PBB's
-  `compute_final_stats_risk` takes `len(data_loader.dataset)`, the whole training set (60,000 on
-  MNIST) also when the risk is measured on the bound set only, and divides the summed batch errors
-  by the number of batches minus one (`error /= batch_id`);
+- n is the number of examples the empirical risk is measured on (n_bound). PBB's n_bound is
+  `len(val_bound.dataset)` (`pbb/utils.py` `runexp`), a loader over the whole training set with a
+  subset sampler, so 60,000 on MNIST also when the risk is measured on the bound set only; its
+  `mcsampling` divides the summed batch errors by the number of batches minus one (`error /= batch_id`);
 - their certificate uses `delta_test` in both inversions; ours uses delta for the PAC-Bayes step and
   delta_mc for the Monte Carlo step, as the paper's delta = 0.025, delta' = 0.01 describe;
 - their Monte Carlo bound is Langford & Caruana's two-sided log(2/delta')/m with m draws per batch;
@@ -177,6 +179,7 @@ def certify(config: PBBConfig, root: str | os.PathLike | None = None, force: boo
         prior_net, info = _prior_network(config, ds, prior_idx)
         x_bound, y_bound = ds.x_train[bound_idx], ds.y_train[bound_idx]
         delta_each = config.delta / len(config.prior_sigma)
+        delta_mc_each = config.delta_mc / len(config.prior_sigma)
         tried, best = [], None
         for k, sigma0 in enumerate(config.prior_sigma):
             t0 = time.perf_counter()
@@ -188,7 +191,7 @@ def certify(config: PBBConfig, root: str | os.PathLike | None = None, force: boo
             q = q.to("cpu").eval()
             t1 = time.perf_counter()
             emp, draws_n = stochastic_error(q, x_bound, y_bound, config.mc_draws)
-            emp_upper = independent_mean_upper(emp, draws_n, config.delta_mc)
+            emp_upper = independent_mean_upper(emp, draws_n, delta_mc_each)
             with torch.no_grad():
                 kl = q.kl().item()
             bound = kl_bound(emp_upper, kl, n_bound, delta_each)
@@ -208,6 +211,7 @@ def certify(config: PBBConfig, root: str | os.PathLike | None = None, force: boo
                 "n_prior": len(prior_idx), "n_bound": n_bound, "n_test": ds.n_test, "num_classes": ds.num_classes,
                 "uniform_guess_error": 1 - 1 / ds.num_classes, "n_weights": best[1].num_weights(),
                 "delta": config.delta, "delta_per_prior_scale": delta_each, "delta_mc": config.delta_mc,
+                "delta_mc_per_prior_scale": delta_mc_each,
                 "confidence": 1 - config.confidence, "mc_draws_per_example": config.mc_draws,
                 "prior_scales_tried": tried, **info,
                 "wall_s": time.perf_counter() - start}

@@ -115,6 +115,7 @@ def _memorization_holds(m: dict, tol) -> bool:
 
 memorization = register(Claim(
     id="zhang2017.memorization-2n+d",
+    cited_from="a theorem: no number (Theorem 1; its parameter count and network quoted)",
     source="zhang2017, Section 4 (Finite-sample expressivity), Theorem 1; proof and Lemma 1 in Appendix C",
     statement=("A two-layer ReLU network with 2n + d weights, c(x) = sum_j w_j relu(<a, x> - b_j), fits random "
                "labels of n real d-dimensional images exactly: built in closed form, its float64 forward pass "
@@ -188,6 +189,7 @@ def _generalization_holds(m: dict, tol) -> bool:
 
 does_not_generalize = register(Claim(
     id="zhang2017.memorizer-does-not-generalize",
+    cited_from="a theorem: no number (the construction of Theorem 1; the paper gives it no test error)",
     source="zhang2017, Section 4 (Finite-sample expressivity), Theorem 1, read with Section 2 and Table 1",
     statement=("The explicit 2n+d construction (one output per class) fits the true training labels exactly yet "
                "keeps less than half of the test-accuracy gain over chance that an SGD-trained MLP with about "
@@ -263,6 +265,7 @@ def _measure_shattering(setting: Shattering, root: Path) -> dict:
 
 shatters = register(Claim(
     id="zhang2017.relu-net-shatters",
+    cited_from="a theorem: no number (Theorem 1)",
     source="zhang2017, Section 4, Theorem 1 (a consequence: the class of 2n+d networks shatters any n distinct points)",
     statement=("For n distinct points, the 2n+d two-layer ReLU network realizes every +1/-1 labeling exactly, "
                "checked in rational arithmetic: the class shatters the points, so its VC dimension is at least n."),

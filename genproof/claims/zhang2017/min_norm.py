@@ -22,6 +22,7 @@ SOURCE = "zhang2017, Section 5 (Implicit regularization: an appeal to linear mod
 
 register(Claim(
     id="zhang2017.sgd-stays-in-span",
+    cited_from="a theorem: no number (Section 5's argument)",
     source=SOURCE,
     statement=("Every iterate of SGD on a linear model with squared loss, started from w0 = 0, lies in the span "
                "of the training inputs: w_t = X^T c_t."),
@@ -68,6 +69,7 @@ CONVERGENCE_SETTINGS = {
 
 register(Claim(
     id="zhang2017.sgd-converges-to-min-norm",
+    cited_from="a theorem: no number (Section 5's argument: SGD from zero stays in the span of the data)",
     source=SOURCE + ", eq. (3)",
     statement=("SGD on an underdetermined linear least-squares problem, started from zero, converges to the "
                "minimum-l2-norm interpolant X^T (X X^T)^{-1} y, which is also the optimum of the convex program "
@@ -96,6 +98,7 @@ register(Claim(
 
 register(Claim(
     id="zhang2017.sgd-nonzero-start",
+    cited_from="a theorem: no number (Section 5's argument, from a non-zero start)",
     source=SOURCE,
     statement=("Started from w0 != 0, SGD converges to a different interpolant, w* + (I - P) w0: its distance from "
                "the minimum-norm solution w* equals the norm of w0's component off the span of the data."),
@@ -125,6 +128,7 @@ def _kernel_holds(m: dict, tol) -> bool:
 
 register(Claim(
     id="zhang2017.kernel-interpolation-generalizes",
+    cited_from="read from the paper, Section 5 (MNIST and CIFAR-10 test errors of the min-norm kernel interpolant)",
     source=SOURCE + ", eq. (3) and the MNIST and CIFAR10 kernel results that follow it",
     statement=("Exact minimum-norm kernel interpolation (K alpha = y, no regularization) has zero training error "
                "and a test error as good as the best regularized (kernel ridge) model with the same kernel: "
@@ -176,6 +180,7 @@ def _norm_holds(m: dict, tol) -> bool:
 
 register(Claim(
     id="zhang2017.norm-does-not-predict-error",
+    cited_from="read from the paper, Section 5 (norms and MNIST test errors without and with wavelet preprocessing)",
     source=SOURCE + ", last paragraph (MNIST: norm about 220 without, 390 with wavelet preprocessing)",
     statement=("The norm of the minimum-norm interpolant does not predict its test error: a preprocessing of the "
                "inputs raises the RKHS norm of the interpolant and lowers its test error."),

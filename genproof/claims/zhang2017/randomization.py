@@ -90,6 +90,7 @@ def _measure_random_labels(setting, root):
 
 register(Claim(
     id="zhang2017.random-labels",
+    cited_from="read from the paper, Table 1 (CIFAR-10 train / test accuracy in %)",
     source="zhang2017, Section 2 (Fitting random labels and pixels), Figure 1a, Table 1",
     statement=("A network trained with SGD on data whose labels are replaced by uniformly random ones "
                "reaches 100% training accuracy on every seed, while its test accuracy stays at chance. "
@@ -124,6 +125,8 @@ def _measure_all_fit(setting, root):
 
 register(Claim(
     id="zhang2017.all-randomizations-fit",
+    cited_from=("read from the paper, Table 1 (CIFAR-10 train accuracy on random labels); the other randomizations "
+                "are plotted in Figure 1a, whose values were not read"),
     source="zhang2017, Section 2, Figure 1a",
     statement=("The network reaches 100% training accuracy on true labels, on labels partially corrupted at "
                "rates 0.2/0.4/0.6/0.8, on random labels, on shuffled pixels, on random pixels and on Gaussian "
@@ -133,6 +136,7 @@ register(Claim(
     tolerances={"train_acc_shortfall": 0.0},
     measure=_measure_all_fit,
     holds=lambda m, tol: all(1 - a <= tol["train_acc_shortfall"] for a in m["min_train_acc"].values()),
+    cited={k: v for k, v in TABLE1.items() if "random" in k},
 ))
 
 
@@ -148,6 +152,7 @@ def _measure_fit_factor(setting, root):
 
 register(Claim(
     id="zhang2017.fit-time-factor",
+    cited_from="not reached: Figure 1b plots the relative fit times; its values were not read",
     source="zhang2017, Section 2 and Figure 1b",
     statement=("Fitting random labels takes only a small constant factor more steps than fitting the true "
                "labels (mean steps to 100% training accuracy over seeds)."),
@@ -174,6 +179,7 @@ def _measure_noise(setting, root):
 
 register(Claim(
     id="zhang2017.noise-degrades-test",
+    cited_from="not reached: Figure 1c plots the test error against label noise; its values were not read",
     source="zhang2017, Section 2, Figure 1c",
     statement=("As the label-corruption rate grows from 0 to 1, the test error grows steadily towards chance "
                "while the training error stays 0."),
@@ -205,6 +211,7 @@ def _measure_pixels(setting, root):
 
 register(Claim(
     id="zhang2017.random-pixels-vs-labels",
+    cited_from="not reached: Figure 1a plots the fits of random pixels and labels; its values were not read",
     source="zhang2017, Section 2, Figure 1a",
     statement=("Random pixels and Gaussian inputs are fitted faster than random labels (the paper's ordering "
                "in Figure 1a), even though they destroy all structure of the input."),
@@ -244,6 +251,7 @@ def _measure_ablation(setting: Ablation, root):
 
 register(Claim(
     id="zhang2017.regularization-not-necessary",
+    cited_from="read from the paper, Table 1 (CIFAR-10 train / test accuracy in %)",
     source="zhang2017, Section 3, Table 1",
     statement=("Without weight decay, dropout and data augmentation the network still generalizes: its test "
                "accuracy on true labels stays within a small margin of the regularized network's."),
@@ -261,6 +269,7 @@ register(Claim(
 
 register(Claim(
     id="zhang2017.regularization-not-sufficient",
+    cited_from="read from the paper, Tables 1 and 2",
     source="zhang2017, Section 3, Table 1 and Table 2",
     statement=("With weight decay, dropout and data augmentation switched on, the network still fits random "
                "labels (training accuracy at or near 100%)."),
