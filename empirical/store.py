@@ -127,18 +127,19 @@ _SHOWN = ("name", "dataset", "model", "corruption", "n_train", "tier", "families
 
 
 def about(config: dict) -> str:
-    """A one-line summary of a config: its naming fields (`name`, `corruption`, `seed`, ...) as
-    `key=value`, nested keys by their last part, at most 90 characters."""
+    """A one-line summary of a config: its naming fields as `key=value` (a nested `name` by its
+    parent, `model=mlp`), at most 90 characters."""
     items = []
 
-    def walk(node, key):
+    def walk(node, key, parent):
         if isinstance(node, dict):
             for k, v in node.items():
-                walk(v, k)
+                walk(v, k, key)
         elif key in _SHOWN and node is not None:
-            items.append(f"{key}={','.join(map(str, node)) if isinstance(node, list) else node}")
+            shown = ",".join(map(str, node)) if isinstance(node, list) else node
+            items.append(f"{parent if key == 'name' and parent else key}={shown}")
 
-    walk(config, "")
+    walk(config, "", "")
     text = " ".join(dict.fromkeys(items))
     return text if len(text) <= 90 else text[:87] + "..."
 
