@@ -13,7 +13,7 @@ Each `add_*` helper adds options with one name, type and meaning in every tool:
 
 A bad value is refused in one line with exit status 2: by argparse for what its `type=` and
 `choices=` check, and by `run_command` for what the command itself finds wrong (a `ValueError`,
-missing or broken data), printed as `error: ...`.
+missing or broken data, a damaged record, a file-system fault), printed as `error: ...`.
 
     parser = new_parser("python -m empirical.tool", __doc__, epilog=listing({"data sets": DATASETS}))
     add_data_options(parser)

@@ -18,7 +18,9 @@ version and, in a git checkout, the commit).
 One record store: every entry point (the command-line tools, the claims, the notebooks, the API)
 writes under `default_root()` unless told otherwise (`--out` in every tool, `root=` in the API).
 A run is built in a hidden temporary directory and renamed into place only when complete, so a
-directory with a `summary.json` is always a whole run; every file is written the same way.
+directory with a `summary.json` is always a whole run; every file is written the same way. One
+process writes a run at a time (a file lock per run), a folder without a readable `summary.json`
+is computed again, and the temporaries of killed processes are cleared (`empirical.store`).
 """
 
 from __future__ import annotations
