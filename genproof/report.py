@@ -21,6 +21,37 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def text_table(header: Sequence[str], rows: Sequence[Sequence], widths: Sequence[int]) -> str:
+    """A plain table for a terminal: columns padded to `widths`, a longer cell cut with "~"."""
+    def cell(v, w):
+        text = fmt(v)
+        return (text if len(text) <= w else text[:w - 1] + "~").ljust(w)
+
+    return "\n".join("  ".join(cell(v, w) for v, w in zip(line, widths)).rstrip() for line in [header, *rows]) + "\n"
+
+
+def bounds_text(result: dict) -> str:
+    """The bounds table of `genproof.bounds` for a terminal, lines of at most 120 characters and no
+    sources (those are in `bounds.md`): the measured errors, one line per row, then why a family
+    does not apply."""
+    m = result["measured"]
+    text = (f"{result['model']} on {result['dataset']}: train error {fmt(m['train_error'])}, test error "
+            f"{fmt(m['test_error'])}, gap {fmt(m['gap'])}\n{m['n_params']:,} parameters, {m['n_train']:,} / "
+            f"{m['n_test']:,} examples, {m['steps']} steps, {'fitted' if m['fitted'] else 'not fitted'}; "
+            f"uniform guess {fmt(m['uniform_guess_error'])}\n\n")
+    rows, reasons = [], []
+    for b in result["bounds"]:
+        if b["kind"] == "not-applicable":
+            rows.append([b["name"], b["kind"], "", "", "", "does not apply (below)"])
+            reasons.append(f"{b['name']}: {b['detail']['reason']}\n")
+            continue
+        holds = "expectation" if b["kind"] == "expectation" else f"1 - {b['delta']:.3g}" if b["delta"] is not None else ""
+        ratio = b["ratio_to_gap"]
+        rows.append([b["name"], b["kind"], b["value"], holds, "" if ratio is None else ratio, b["vacuity"] or ""])
+    table = text_table(["bound", "kind", "value", "holds w.p.", "/ gap", "vacuity"], rows, (40, 14, 9, 10, 7, 30))
+    return text + table + ("\n" + "".join(reasons) if reasons else "")
+
+
 def verdict_word(v: Verdict) -> str:
     word = "holds" if v.holds else "does not hold"
     if v.holds != v.expected_to_hold:
