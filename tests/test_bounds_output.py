@@ -66,6 +66,6 @@ def test_the_terminal_table_is_narrow_and_plain():
     text = bounds_text(result(rows, 1))
     lines = text.splitlines()
     assert max(len(line) for line in lines[:-1]) <= 120 and "\\|" not in text
-    assert lines[3].startswith("bound ") and lines[4].startswith("VC dimension at BHLM's upper bound on VC~  network  ")
+    assert lines[3].startswith("bound ") and lines[4].startswith("VC dimension at BHLM's upper bound on V~  network  ")
     assert "1 - 0.05" in lines[4] and "spectral | margin" in lines[5] and "does not apply (below)" in lines[6]
     assert lines[-1].startswith("Frobenius / margin: a residual network")
