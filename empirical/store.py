@@ -14,6 +14,9 @@ never sees half of it. `python -m genproof.runs` is the command line.
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import json
 import os
 import re
@@ -94,15 +97,41 @@ def clear_stale_once(root: Path) -> None:
 
 
 def swap_in(tmp: Path, final: Path) -> None:
-    """Rename the finished folder `tmp` to `final`; an older `final` is first renamed away whole
-    (each step one rename, so a reader sees the old run, no run, or the new one), then removed."""
-    old = None
+    """Rename the finished folder `tmp` to `final`. An older `final` is exchanged with `tmp` in one
+    step where the system can (Linux's renameat2), so a reader always finds a whole run there;
+    elsewhere it is renamed away first, and a reader may find none for an instant. Then it is removed."""
     if final.exists():
+        if _exchange(tmp, final):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old run
+            return
         old = temp_name(final)
         os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
+        os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (renameat2 with RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a file system without it (NFS)
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+@functools.cache
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def remove(path: Path) -> None:
