@@ -10,7 +10,6 @@ families (randomization, bounds, ...) are sweeps over this unit.
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from torch import nn
 from empirical import data as datasets
 from empirical.corruptions import Corrupted, corrupt
 from empirical.models import ModelConfig, build, count_parameters
-from empirical.records import Record, RecordError, cached_run, default_root, from_jsonable, save_figure, write_jsonl
+from empirical.records import Record, cached_run, default_root, from_jsonable, load_state, save_figure, write_jsonl
 from empirical.train import TrainConfig, train
 
 
@@ -95,13 +94,7 @@ def load_model(record: Record, config: FitConfig, device: str = "cpu") -> nn.Mod
     `RecordError` naming the file and the fix if `model.pt` is missing, empty or truncated."""
     s = record.summary
     model = build(config.model, tuple(s["input_shape"]), s["num_classes"], seed=config.seed)
-    file = record.path / "model.pt"
-    try:
-        state = torch.load(file, map_location=device)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
-        raise RecordError(f"{file} is unreadable ({type(err).__name__}: {err or 'empty'}); rerun with --force "
-                          f"(force=True), or delete {record.path}") from None
-    model.load_state_dict(state)
+    model.load_state_dict(load_state(record, "model.pt", device))
     return model.to(device).eval()
 
 

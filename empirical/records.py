@@ -236,6 +236,21 @@ def _read_json(file: Path) -> dict:
         raise RecordError(f"{file} is unreadable ({err}); {fix}") from None
 
 
+def load_state(record: Record, file: str, device: str = "cpu") -> Any:
+    """The tensors a run saved as `file` (`model.pt`), with `torch.load`; a `RecordError` naming
+    the file and the fix if it is missing, empty or truncated."""
+    import pickle
+
+    import torch
+
+    path = record.path / file
+    try:
+        return torch.load(path, map_location=device)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
+        raise RecordError(f"{path} is unreadable ({type(err).__name__}: {err or 'empty'}); rerun with --force "
+                          f"(force=True), or delete {record.path}") from None
+
+
 def _finished(path: Path) -> Record | None:
     try:
         return Record.load(path)
