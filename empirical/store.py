@@ -152,7 +152,7 @@ class Entry:
     code: str
 
 
-_SHOWN = ("name", "dataset", "model", "corruption", "n_train", "tier", "families", "seed", "seeds")
+_SHOWN = ("name", "dataset", "model", "corruption", "n_train", "max_steps", "tier", "families", "seed", "seeds")
 
 
 def about(config: dict) -> str:
@@ -186,7 +186,8 @@ def entries(root: Path) -> list[Entry]:
         except (OSError, ValueError):
             meta = {}
         versions = meta.get("versions") or {}
-        code = (versions.get("commit") or "")[:12] or versions.get("genproof") or "?"
+        commit = versions.get("commit") or ""
+        code = commit[:12] + ("+dirty" if commit.endswith("+dirty") else "") or versions.get("genproof") or "?"
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         finished = datetime.fromtimestamp(summary.stat().st_mtime, timezone.utc)
         found.append(Entry(path, about(meta.get("config") or {}), size, finished, code))

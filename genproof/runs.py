@@ -29,7 +29,7 @@ def size_text(size: int) -> str:
 def ls(root: Path) -> int:
     found = store.entries(root)
     for e in found:
-        print(f"{e.path.name:<34} {e.finished:%Y-%m-%d %H:%M} {size_text(e.size):>9} {e.code:<12} {e.about}")
+        print(f"{e.path.name:<30} {e.finished:%Y-%m-%d %H:%M} {size_text(e.size):>9} {e.code:<18} {e.about}")
     print(f"{len(found)} runs, {size_text(sum(e.size for e in found))}, in {root}")
     return 0
 
