@@ -35,6 +35,7 @@ root, mode, marks = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 def compute(out):
     (marks / f"computed-{os.getpid()}").touch()
     (out / "payload.txt").write_text("x" * 10000)
+    time.sleep(0.2)  # long enough that runs without a lock would overlap; with one, the count is exact anyway
     if mode == "hang":
         (marks / "started").touch()
         time.sleep(600)
