@@ -191,15 +191,9 @@ def report_markdown(result: dict) -> str:
             f"1 - {b['delta']:.3g}" if b["delta"] is not None else "n/a")
         table.append([b["name"], b["kind"], b["value"], holds, b["train_error"], b["test_error"], b["measured_gap"],
                       _cell(b["implied_gap"]), _cell(b["ratio_to_gap"]), b["vacuity"], b["source"]])
-    if not result["families_using_delta"]:
-        confidence = "No row uses a confidence parameter delta: none is a bound that holds with high probability."
-    elif result["simultaneous"]:
-        confidence = (f"All rows hold together with probability >= 1 - {result['delta']:g}: delta is split evenly over "
-                      f"the {result['families_using_delta']} families that use one (--simultaneous).")
-    else:
-        confidence = (f"Each row holds at its own confidence (column 'holds w.p.'); the rows are not simultaneous: "
-                      f"together they hold with probability >= 1 - {result['families_using_delta']} x "
-                      f"{result['delta']:g} (a union bound). `--simultaneous` splits delta across them.")
+    from .report import confidence_sentence
+
+    confidence = confidence_sentence(result)
     text += "\n## Bounds\n\n" + confidence + " The train and test errors are those of what a row bounds "
     text += ("(for a stochastic network Q, its sampled errors; the deterministic network's are above). "
              "Vacuous: at or above 1; no better than a uniform guess: at or above 1 - 1/K.\n\n")
