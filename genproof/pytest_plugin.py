@@ -52,7 +52,7 @@ def pytest_runtest_setup(item):
 
         for name in marker.args:
             if reason := missing(name):
-                pytest.skip(f"needs {name}: {reason}")
+                pytest.skip(f"needs {name}, not on disk (a test downloads nothing): {reason}")
 
 
 @pytest.fixture(scope="session")

@@ -562,5 +562,5 @@ def test_tests_that_need_optional_data_skip_on_a_bare_machine():
                          env={**env, files.BARE_ENV: "1", "PYTHONPATH": str(repo)}, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 passed, 2 skipped" in out.stdout
-    assert "SKIPPED [2] " in out.stdout and "needs fashion-mnist: fashion-mnist: nothing in []" in out.stdout
+    assert "SKIPPED [2] " in out.stdout and "needs fashion-mnist, not on disk (a test downloads nothing): fashion-mnist: nothing in []" in out.stdout
     assert "GENPROOF_DATA_BARE is set" in out.stdout and "apt-get install dataset-fashion-mnist" in out.stdout
