@@ -13,7 +13,7 @@ Each `add_*` helper adds options with one name, type and meaning in every tool:
 
 A bad value is refused in one line with exit status 2: by argparse for what its `type=` and
 `choices=` check, and by `run_command` for what the command itself finds wrong (a `ValueError`,
-missing or broken data), printed as `error: ...`.
+missing or broken data, a damaged record, a file-system fault), printed as `error: ...`.
 
     parser = new_parser("python -m empirical.tool", __doc__, epilog=listing({"data sets": DATASETS}))
     add_data_options(parser)
@@ -24,6 +24,8 @@ missing or broken data), printed as `error: ...`.
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -197,11 +199,50 @@ def run_report(make: Callable[[], Record], markdown: Callable[[dict], str], writ
     return run_command(command)
 
 
+class Terminated(BaseException):
+    """SIGTERM (how schedulers stop a job), raised where the process is, so that it cleans up."""
+
+
 def run_command(command: Callable[[], int]) -> int:
-    """`command()`, with a `ValueError`, `DataNotFoundError` or `DataFormatError` (a `ValueError`)
-    printed as one line `error: ...` on stderr and exit status 2 instead of a traceback."""
+    """`command()`, failing in one line on stderr instead of a traceback:
+    - a `ValueError` (a bad value, broken data, a damaged record) or missing data: `error: ...`, status 2;
+    - a file-system fault (read-only, not a folder, disk full): `error: ...` naming the path and the fix, status 2;
+    - Ctrl-C or SIGTERM: one line saying what was kept, status 130 or 143."""
+    previous = _on_sigterm()
     try:
         return command()
     except (ValueError, DataNotFoundError) as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as err:
+        print(f"{'interrupted' if isinstance(err, KeyboardInterrupt) else 'terminated'}: the runs that finished are "
+              f"kept in the record store; the same command resumes from them", file=sys.stderr)
+        return 130 if isinstance(err, KeyboardInterrupt) else 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm():
+    def terminate(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+def os_error_line(err: OSError) -> str:
+    """A file-system fault in one line: the path, what is wrong and what to do."""
+    path = err.filename or "the record store"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left to write {path}: free space there, or choose another folder (--out)"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot write {path} ({err.strerror}): make it writable, or choose another folder (--out, --ledger)"
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{path} is a file where a folder is needed: choose a folder (--out, --ledger), or move the file"
+    return f"{err.strerror or err}: {path}"

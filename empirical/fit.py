@@ -19,7 +19,7 @@ from torch import nn
 from empirical import data as datasets
 from empirical.corruptions import Corrupted, corrupt
 from empirical.models import ModelConfig, build, count_parameters
-from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
+from empirical.records import Record, cached_run, default_root, from_jsonable, load_state, save_figure, write_jsonl
 from empirical.train import TrainConfig, train
 
 
@@ -90,11 +90,29 @@ def fit(config: FitConfig, root: str | os.PathLike | None = None, force: bool = 
 
 
 def load_model(record: Record, config: FitConfig, device: str = "cpu") -> nn.Module:
-    """The trained network of a `fit` record, rebuilt from `config` and its saved weights."""
+    """The trained network of a `fit` record, rebuilt from `config` and its saved weights; a
+    `RecordError` naming the file and the fix if `model.pt` is missing, empty or truncated."""
     s = record.summary
     model = build(config.model, tuple(s["input_shape"]), s["num_classes"], seed=config.seed)
-    model.load_state_dict(torch.load(record.path / "model.pt", map_location=device))
+    model.load_state_dict(load_state(record, "model.pt", device))
     return model.to(device).eval()
+
+
+def load_run(path: str | os.PathLike, device: str = "cpu") -> tuple[FitConfig, nn.Module, Record]:
+    """A `fit` record reloaded in any session: its `FitConfig` rebuilt from `config.json`, its
+    trained network from `model.pt` (on `device`), and the record itself.
+
+        config, model, record = load_run("~/.cache/genproof/runs/fit-0123456789ab")
+    """
+    record = Record.load(Path(path).expanduser())
+    if record.config.get("name") != "fit":
+        raise ValueError(f"{record.path} is a {record.config.get('name')!r} record, not a fit run")
+    saved = record.config["config"]
+    if str(saved.get("train", {}).get("device", "")).startswith("cuda") and not torch.cuda.is_available():
+        # trained on a GPU, read without one: the config says cpu (and so hashes apart from the record)
+        saved = {**saved, "train": {**saved["train"], "device": "cpu"}}
+    config = from_jsonable(FitConfig, saved)
+    return config, load_model(record, config, device), record
 
 
 def learning_curve(history, title: str):

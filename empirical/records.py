@@ -18,12 +18,15 @@ version and, in a git checkout, the commit).
 One record store: every entry point (the command-line tools, the claims, the notebooks, the API)
 writes under `default_root()` unless told otherwise (`--out` in every tool, `root=` in the API).
 A run is built in a hidden temporary directory and renamed into place only when complete, so a
-directory with a `summary.json` is always a whole run; every file is written the same way.
+directory with a `summary.json` is always a whole run; every file is written the same way. One
+process writes a run at a time (a file lock per run), a folder without a readable `summary.json`
+is computed again, and the temporaries of killed processes are cleared (`empirical.store`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import hashlib
 import json
@@ -31,10 +34,16 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
+import sys
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from filelock import FileLock, Timeout
+
+from empirical import store
 
 CACHE_ENV = "GENPROOF_CACHE"
 
@@ -74,6 +83,32 @@ def to_jsonable(obj: Any, identity_only: bool = False) -> Any:
     if hasattr(obj, "item") and callable(obj.item):  # numpy and torch scalars
         return obj.item()
     return obj
+
+
+def from_jsonable(cls: type, data: dict) -> Any:
+    """The frozen dataclass `cls` from `to_jsonable`'s dict (the `config` of a `config.json`): nested
+    dataclasses rebuilt, lists turned back into tuples where the field is a tuple; a key `cls`
+    lacks is refused, a missing key keeps its default."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {', '.join(unknown)} (a config of another version?)")
+    return cls(**{k: _from_jsonable(hints[k], v) for k, v in data.items()})
+
+
+def _from_jsonable(hint: Any, value: Any) -> Any:
+    kinds = [h for h in typing.get_args(hint) if h is not type(None)] if _is_union(hint) else [hint]
+    for kind in kinds:
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            return from_jsonable(kind, value)
+        if typing.get_origin(kind) is tuple and isinstance(value, list):
+            return tuple(value)
+    return value
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
 
 
 def config_hash(config: Any) -> str:
@@ -118,15 +153,26 @@ def _git_commit() -> str | None:
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
+    tmp = store.new_file(path, path.suffix)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        cause = err if isinstance(err, OSError) else _full_disk_in(err)
+        if cause is not None and cause.errno is not None:  # name the file, not its temporary
+            raise OSError(cause.errno, cause.strerror, str(path)) from err
         raise
     return path
+
+
+def _full_disk_in(err: BaseException) -> OSError | None:
+    """The full-disk OSError that `err` was raised while handling (PIL reports one as another error)."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -171,35 +217,86 @@ class Record:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Record":
+        """The run at `path`; a `RecordError` naming the file and the fix if it is not whole."""
         path = Path(path)
-        missing = [f for f in ("config.json", "summary.json") if not (path / f).exists()]
-        if missing:
-            raise FileNotFoundError(f"{path} is not a finished run: {', '.join(missing)} missing")
-        return cls(path, json.loads((path / "config.json").read_text()),
-                   json.loads((path / "summary.json").read_text()))
+        return cls(path, _read_json(path / "config.json"), _read_json(path / "summary.json"))
+
+
+class RecordError(ValueError):
+    """A record on disk is incomplete or unreadable; the message names the file and the fix."""
+
+
+def _read_json(file: Path) -> dict:
+    fix = f"rerun with --force (force=True), or delete {file.parent}"
+    try:
+        return json.loads(file.read_text())
+    except FileNotFoundError:
+        raise RecordError(f"{file.parent} is not a finished run: {file.name} missing; {fix}") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RecordError(f"{file} is unreadable ({err}); {fix}") from None
+
+
+def load_state(record: Record, file: str, device: str = "cpu") -> Any:
+    """The tensors a run saved as `file` (`model.pt`), with `torch.load`; a `RecordError` naming
+    the file and the fix if it is missing, empty or truncated."""
+    import pickle
+
+    import torch
+
+    path = record.path / file
+    try:
+        return torch.load(path, map_location=device)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
+        raise RecordError(f"{path} is unreadable ({type(err).__name__}: {err or 'empty'}); rerun with --force "
+                          f"(force=True), or delete {record.path}") from None
+
+
+def _finished(path: Path) -> Record | None:
+    try:
+        return Record.load(path)
+    except (RecordError, OSError):  # absent, half-removed by a --force elsewhere, or damaged
+        return None
+
+
+def record_lock(final: Path) -> FileLock:
+    """The lock of the run `final`: whoever holds it is the one process writing that run."""
+    locks = final.parent / ".locks"
+    locks.mkdir(exist_ok=True)
+    return FileLock(locks / f"{final.name}.lock")
 
 
 def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callable[[Path], dict],
                force: bool = False) -> Record:
-    """The run `<root>/<name>-<hash(config)>`: loaded if it exists (unless `force`), else made by
-    `compute(tmpdir) -> summary`, which writes its own metrics and figures into `tmpdir`."""
+    """The run `<root>/<name>-<hash(config)>`: loaded if it is whole (unless `force`), else made by
+    `compute(tmpdir) -> summary`, which writes its own metrics and figures into `tmpdir`.
+
+    One process computes a run at a time (a file lock per run): a second asking for the same run
+    waits and reads the first's record. A folder without a readable `summary.json` is recomputed
+    and replaced; the stale temporaries of killed runs are cleared first (`empirical.store`)."""
     root = Path(root)
     final = root / f"{name}-{config_hash(config)}"
-    if not force and (final / "summary.json").exists():
-        return Record.load(final)
+    if not force and (record := _finished(final)):
+        return record
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
+    store.clear_stale_once(root)
+    lock = record_lock(final)
     try:
-        write_json(tmp / "config.json", {"name": name, "hash": config_hash(config), "config": config,
-                                          "versions": versions()})
-        write_json(tmp / "summary.json", compute(tmp))
-        if final.exists():
-            if not force:  # another process finished the same run first: keep its record
-                shutil.rmtree(tmp)
-                return Record.load(final)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Record.load(final)
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process computing {final}", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        if not force and (record := _finished(final)):  # made while we waited
+            return record
+        tmp = store.new_folder(final)
+        try:
+            write_json(tmp / "config.json", {"name": name, "hash": config_hash(config), "config": config,
+                                              "versions": versions()})
+            write_json(tmp / "summary.json", compute(tmp))
+            store.swap_in(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Record.load(final)
+    finally:
+        lock.release()

@@ -23,7 +23,7 @@ from torch import nn
 from empirical.data import Dataset
 from empirical.fit import DataConfig, FitConfig, corrupted_data
 from empirical.models import ModelConfig, build
-from empirical.records import Record, cached_run, default_root
+from empirical.records import Record, cached_run, default_root, load_state
 from empirical.train import TrainConfig, train
 
 PerExampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, y) -> losses, one per example
@@ -193,5 +193,5 @@ def load_surrogate_model(record: Record, config: SurrogateFitConfig) -> nn.Modul
     """The trained network of a `surrogate_fit` record, on the CPU, in eval mode."""
     s = record.summary
     model = build(config.model, tuple(s["input_shape"]), s["num_classes"], seed=config.seed)
-    model.load_state_dict(torch.load(record.path / "model.pt", map_location="cpu"))
+    model.load_state_dict(load_state(record, "model.pt"))
     return model.eval()

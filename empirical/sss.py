@@ -31,7 +31,7 @@ from torch import nn
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig, build_encoder, count_parameters
-from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
+from empirical.records import Record, cached_run, default_root, load_state, save_figure, write_jsonl
 from empirical.train import Resident, TrainConfig, augment, resolve_device, train
 
 METHODS = ("simclr", "autoencoder")
@@ -225,7 +225,7 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
 def load_encoder(record: Record, config: RepresentationConfig, input_shape: tuple[int, ...]) -> nn.Module:
     """The trained backbone of a `learn_representation` record, on the CPU, in eval mode."""
     encoder, _ = build_encoder(config.model, input_shape, seed=config.seed)
-    encoder.load_state_dict(torch.load(record.path / "encoder.pt", map_location="cpu"))
+    encoder.load_state_dict(load_state(record, "encoder.pt"))
     return encoder.eval()
 
 

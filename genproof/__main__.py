@@ -2,7 +2,8 @@
 `genproof bounds` is `python -m genproof.bounds`, `genproof claims` is `python -m genproof.claims`,
 `genproof rrm` is `python -m genproof.rrm`, `genproof bootstrap` is `python -m genproof.bootstrap`,
 `genproof coherence` is `python -m genproof.coherence`, `genproof study` is `python -m genproof.study`,
-`genproof randomization` is `python -m empirical.randomization`."""
+`genproof randomization` is `python -m empirical.randomization`, `genproof runs` is `python -m genproof.runs`
+(the record store: `ls`, `rm --older-than DAYS`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 
 TOOLS = {"bounds": "genproof.bounds", "claims": "genproof.claims.__main__", "rrm": "genproof.rrm",
          "bootstrap": "genproof.bootstrap", "coherence": "genproof.coherence", "study": "genproof.study",
-         "randomization": "empirical.randomization"}
+         "randomization": "empirical.randomization", "runs": "genproof.runs"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -213,7 +213,8 @@ def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
                  "weights": config.weights, "init": config.init}
     else:
         net = Network.from_fit(config.fit, out, force=force)
-        names = {"dataset": config.fit.data.name, "model": config.fit.model.name, "fit_run": str(net.record.path)}
+        names = {"dataset": config.fit.data.name, "model": config.fit.model.name,
+                 "fit_run": net.record.path.name}  # relative to the record root: a store can move
     table = quantities.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
     not_evaluated = [{"family": f.name, "description": f.description, "cost": f.factory.cost_detail or f.factory.cost}
                      for f in table_families() if f not in config.selected()]
@@ -255,13 +256,9 @@ def report_markdown(result: dict) -> str:
             f"1 - {b['delta']:.3g}" if b["delta"] is not None else "n/a")
         table.append([b["name"], b["kind"], b["value"], holds, b["train_error"], b["test_error"], b["measured_gap"],
                       _cell(b["implied_gap"]), _cell(b["ratio_to_gap"]), b["vacuity"], b["source"]])
-    if result["simultaneous"]:
-        confidence = (f"All rows hold together with probability >= 1 - {result['delta']:g}: delta is split evenly over "
-                      f"the {result['families_using_delta']} families that use one (--simultaneous).")
-    else:
-        confidence = (f"Each row holds at its own confidence (column 'holds w.p.'); the rows are not simultaneous: "
-                      f"together they hold with probability >= 1 - {result['families_using_delta']} x "
-                      f"{result['delta']:g} (a union bound). `--simultaneous` splits delta across them.")
+    from .report import confidence_sentence
+
+    confidence = confidence_sentence(result)
     text += "\n## Bounds\n\n" + confidence + " The train and test errors are those of what a row bounds "
     text += ("(for a stochastic network Q, its sampled errors; the deterministic network's are above). "
              "Vacuous: at or above 1; no better than a uniform guess: at or above 1 - 1/K.\n\n")
@@ -277,7 +274,7 @@ def report_markdown(result: dict) -> str:
                  "`--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
                                                    for f in result["not_evaluated"]))
     if result["fit_run"]:
-        text += f"\nTraining run: `{result['fit_run']}`\n"
+        text += f"\nTraining run: `{result['fit_run']}` (in the record root)\n"
     else:
         text += (f"\nNetwork: `{result['model']}` with the weights of `{result['weights']}`"
                  + (f" and the initialization of `{result['init']}`" if result.get("init") else "") + "\n")
@@ -304,23 +301,32 @@ def figure(result: dict):
     for b in result["bounds"]:
         if b["kind"] in ("stochastic", "compressed") and b["test_error"] is not None:  # Q's or the compressed net's
             names.append(f"test error of {'Q (sampled)' if b['kind'] == 'stochastic' else 'the compressed network'}, "
-                         f"{b['family']}")
+                         f"{b['name']}")
             values.append(b["test_error"])
             style.append(("C4", "C4", None))
         if b["kind"] in UPPER_BOUNDS + ("lower-estimate",):
             names.append(b["name"])
             values.append(b["value"])
             style.append(("C3", "C3", None) if b["kind"] in UPPER_BOUNDS else ("white", "C3", "//"))
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):  # one bar per position, each label its own
+        seen[name] = seen.get(name, 0) + 1
+        names[i] = name if seen[name] == 1 else f"{name} ({seen[name]})"
     floor = 1e-4  # a zero error is drawn at the floor of the log axis
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4.2))
-    bars = ax.bar(names, [max(v, floor) for v in values], color=[s[0] for s in style],
-                  edgecolor=[s[1] for s in style], hatch=[s[2] for s in style])
+    bars = ax.bar(range(len(names)), [max(v, floor) for v in values], color=[s[0] for s in style],
+                  edgecolor=[s[1] for s in style], hatch=[s[2] for s in style], tick_label=names)
     ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="vacuous at or above 1")
     ax.axhline(m["uniform_guess_error"], color="0.4", ls=":", lw=1.2,
                label=f"uniform guess, 1 - 1/K = {m['uniform_guess_error']:.3g}")
-    ax.bar([0], [0], color="C3", label="upper bound (certificate)")
-    ax.bar([0], [0], color="white", edgecolor="C3", hatch="//", label="lower estimate of a bound")
+    kinds = {b["kind"] for b in result["bounds"]}
+    if kinds & {"stochastic", "compressed"}:
+        ax.bar([0], [0], color="C4", label="test error of what a certificate bounds")
+    if kinds & set(UPPER_BOUNDS):
+        ax.bar([0], [0], color="C3", label="upper bound (certificate)")
+    if "lower-estimate" in kinds:
+        ax.bar([0], [0], color="white", edgecolor="C3", hatch="//", label="lower estimate of a bound")
     ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
            title=f"{result['model']} on {result['dataset']}")
     ax.tick_params(axis="x", labelrotation=30)
@@ -397,9 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def command() -> int:
+        from .report import bounds_text
+
         record = run(config_from_args(args), args.out, force=args.force)
-        print((record.path / "bounds.md").read_text())
-        print(f"written: {record.path}/ (summary.json, bounds.md, bounds.png)")
+        print(bounds_text(record.summary))
+        print(f"written: {record.path}/ (summary.json, bounds.md: the full table with sources and kinds, bounds.png)")
         return 0
 
     return cli.run_command(command)

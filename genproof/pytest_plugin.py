@@ -7,7 +7,9 @@ notebook asks for it and given to notebooks as $GENPROOF_CACHE), `--ledger DIR` 
 the claims checked in the session to DIR/claims.md and DIR/claims.json).
 
 Markers: `claims` marks the claim checks and the notebooks that run them (minutes); everything
-else is a fast unit test, so `pytest -m "not claims"` is the quick lane.
+else is a fast unit test, so `pytest -m "not claims"` is the quick lane. `needs_data("fashion-mnist")`
+skips a test whose optional data set is not on disk, with the reason and what to install; a claim
+whose data set is missing skips the same way.
 
 A user's own test folder collects every registered claim (their own included, once registered by
 their conftest) with one line in a test module:
@@ -29,6 +31,8 @@ import pytest
 VERDICTS = pytest.StashKey[list]()
 MARKERS = {
     "claims": "a claim check, or a notebook that runs claims (minutes); deselect with -m 'not claims'",
+    "needs_data(name, ...)": "skips, saying where it looked and what to install, when a data set is not on disk "
+                             "(GENPROOF_DATA_BARE=1 hides the system folders and the download)",
 }
 
 
@@ -43,6 +47,15 @@ def pytest_configure(config):
     config.stash[VERDICTS] = []
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers("needs_data"):
+        from empirical.data import missing
+
+        for name in marker.args:
+            if reason := missing(name):
+                pytest.skip(f"needs {name}, not on disk (a test downloads nothing): {reason}")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ in a report is typed in by hand)."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -54,6 +55,61 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence], widths: Sequence[int]) -> str:
+    """A plain table for a terminal: columns padded to `widths`, a longer cell cut with "~"."""
+    def cell(v, w):
+        text = fmt(v)
+        return (text if len(text) <= w else text[:w - 1] + "~").ljust(w)
+
+    return "\n".join("  ".join(cell(v, w) for v, w in zip(line, widths)).rstrip() for line in [header, *rows]) + "\n"
+
+
+def confidence_sentence(result: dict) -> str:
+    """How the rows of a bounds table hold together: at their own delta, by a union bound, or
+    simultaneously (`--simultaneous`); or that no row uses delta."""
+    n, delta = result["families_using_delta"], result["delta"]
+    if not n:
+        return "No row uses a confidence parameter delta: none is a bound that holds with high probability."
+    if result["simultaneous"]:
+        return (f"All rows hold together with probability >= 1 - {delta:g}: delta is split evenly over the {n} "
+                f"families that use one (--simultaneous).")
+    return (f"Each row holds at its own confidence (column 'holds w.p.'); the rows are not simultaneous: together "
+            f"they hold with probability >= 1 - {n} x {delta:g} (a union bound). `--simultaneous` splits delta "
+            f"across them.")
+
+
+def bounds_text(result: dict) -> str:
+    """The bounds table of `genproof.bounds` for a terminal, lines of at most 120 characters and no
+    sources (those are in `bounds.md`): the measured errors, one line per row, why a family does not
+    apply, how the rows hold together and the families not evaluated."""
+    m = result["measured"]
+    text = (f"{result['model']} on {result['dataset']}: train error {fmt(m['train_error'])}, test error "
+            f"{fmt(m['test_error'])}, gap {fmt(m['gap'])}\n{m['n_params']:,} parameters, {m['n_train']:,} / "
+            f"{m['n_test']:,} examples, "
+            f"{'trained by its user' if m['steps'] is None else str(m['steps']) + ' steps'}, "
+            f"{'fitted' if m['fitted'] else 'not fitted'}; "
+            f"uniform guess {fmt(m['uniform_guess_error'])}\n\n")
+    rows, reasons = [], []
+    for b in result["bounds"]:
+        if b["kind"] == "not-applicable":
+            rows.append([b["name"], b["kind"], "", "", "", "does not apply (below)"])
+            reasons.append(_wrap(f"{b['name']}: {b['detail']['reason']}"))
+            continue
+        holds = "expectation" if b["kind"] == "expectation" else f"1 - {b['delta']:.3g}" if b["delta"] is not None else ""
+        ratio = b["ratio_to_gap"]
+        rows.append([b["name"], b["kind"], b["value"], holds, "" if ratio is None else ratio, b["vacuity"] or ""])
+    table = text_table(["bound", "kind", "value", "holds w.p.", "/ gap", "vacuity"], rows, (40, 14, 9, 10, 7, 30))
+    text += table + ("\n" + "".join(reasons) if reasons else "") + "\n" + _wrap(confidence_sentence(result))
+    if result["not_evaluated"]:
+        text += _wrap(f"Not evaluated (add with `--families NAME,...` or `--families all`): "
+                      f"{', '.join(f['family'] for f in result['not_evaluated'])}")
+    return text
+
+
+def _wrap(sentence: str) -> str:
+    return textwrap.fill(sentence, width=100, subsequent_indent="  ", break_long_words=False) + "\n"
 
 
 def verdict_word(v: Verdict) -> str:

@@ -112,7 +112,7 @@ def test_claims_and_the_console_script_share_the_options(capsys):
     assert "argument --tier: invalid choice: 'huge'" in _refused(claims_cli.main, ["--tier", "huge"], capsys)
     assert "argument --seeds" in _refused(console.main, ["randomization", "--seeds", "x"], capsys)
     assert console.main(["nope"]) == 2
-    assert "genproof {bounds,claims,rrm,bootstrap,coherence,study,randomization}" in capsys.readouterr().err
+    assert "genproof {bounds,claims,rrm,bootstrap,coherence,study,randomization,runs}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("main", [bounds.main, randomization.main])

@@ -10,9 +10,12 @@ import functools
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import random
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +28,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from empirical.data import DATASETS, NAMES, SAMPLABLE, DataFormatError, DataNotFoundError, load, sample
+from empirical.data import DATASETS, NAMES, SAMPLABLE, DataFormatError, DataNotFoundError, load, missing, sample
 from empirical.data import cifar10, fashion_mnist, files, mnist_1d
 from empirical.data.dataset import Arrays
 from empirical.data.sampling import balanced_indices, generator
@@ -538,3 +541,26 @@ def test_fashion_mnist_offline_is_one_clear_error(isolated, monkeypatch):
     assert "\n" not in message and str(isolated / "nowhere") in message
     assert "apt-get install dataset-fashion-mnist" in message and "--data-dir" in message and "GENPROOF_DATA" in message
     assert isinstance(err.value, FileNotFoundError)
+
+
+def test_a_bare_machine_searches_only_what_the_user_named_and_downloads_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv(files.BARE_ENV, "1")
+    monkeypatch.delenv(files.ENV_VAR, raising=False)
+    assert fashion_mnist.LAYOUT.candidate_dirs(None) == []
+    assert fashion_mnist.LAYOUT.candidate_dirs(tmp_path) == [tmp_path, tmp_path / "fashion-mnist"]
+    with pytest.raises(DataNotFoundError, match="GENPROOF_DATA_BARE is set .* `apt-get install dataset-fashion-mnist`"):
+        files.find(fashion_mnist.LAYOUT, None, True, lambda root: pytest.fail("downloaded"), "http://nowhere")
+    assert "apt-get install dataset-fashion-mnist" in missing("fashion-mnist") and missing("digits") is None
+
+
+def test_tests_that_need_optional_data_skip_on_a_bare_machine():
+    """What CI proves: on a fresh machine offline, the Fashion-MNIST tests skip and say what to install."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != files.ENV_VAR}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                          "tests/test_deep_bootstrap.py::test_cli_bad_input_is_one_line"], cwd=repo, timeout=300,
+                         env={**env, files.BARE_ENV: "1", "PYTHONPATH": str(repo)}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 passed, 2 skipped" in out.stdout
+    assert "SKIPPED [2] " in out.stdout and "needs fashion-mnist, not on disk (a test downloads nothing): fashion-mnist: nothing in []" in out.stdout
+    assert "GENPROOF_DATA_BARE is set" in out.stdout and "apt-get install dataset-fashion-mnist" in out.stdout

@@ -167,9 +167,10 @@ def test_tiny_experiment_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--dataset", "fashion-mnist", "--n-train", "70000"], "pool holds 60000 images"),
-    (["--dataset", "fashion-mnist", "--n-train", "1000", "--steps", "1000", "--batch-size", "128"],
-     "lower steps, batch_size or n_train"),
+    pytest.param(["--dataset", "fashion-mnist", "--n-train", "70000"], "pool holds 60000 images",
+                 marks=pytest.mark.needs_data("fashion-mnist")),
+    pytest.param(["--dataset", "fashion-mnist", "--n-train", "1000", "--steps", "1000", "--batch-size", "128"],
+                 "lower steps, batch_size or n_train", marks=pytest.mark.needs_data("fashion-mnist")),
     (["--models", "mlp:3"], "bad model 'mlp:3': write mlp:DEPTHxWIDTH"),
 ])
 def test_cli_bad_input_is_one_line(argv, message, capsys, tmp_path):

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from empirical.records import Record, cached_run, config_hash, default_root, versions, write_json, write_jsonl
+from empirical.records import Record, RecordError, cached_run, config_hash, default_root, versions, write_json, write_jsonl
 from empirical.train import TrainConfig
 
 
@@ -75,7 +75,7 @@ def test_cache_returns_the_first_result_and_force_recomputes(tmp_path):
     assert saved["hash"] == config_hash(Cfg()) and {"torch", "numpy", "python", "commit"} <= set(saved["versions"])
     forced = cached_run(tmp_path, "exp", Cfg(), compute, force=True)
     assert forced.summary == {"value": 2}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", first.path.name]  # the old run is gone whole
 
 
 def test_a_failed_run_leaves_nothing_behind(tmp_path):
@@ -85,7 +85,7 @@ def test_a_failed_run_leaves_nothing_behind(tmp_path):
 
     with pytest.raises(RuntimeError, match="diverged"):
         cached_run(tmp_path, "exp", Cfg(), broken)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".locks"]
 
 
 def test_writes_are_whole_files_and_leave_no_temporaries(tmp_path):
@@ -99,5 +99,5 @@ def test_writes_are_whole_files_and_leave_no_temporaries(tmp_path):
 
 def test_loading_an_unfinished_run_says_what_is_missing(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="summary.json missing"):
+    with pytest.raises(RecordError, match="summary.json missing; rerun with --force"):
         Record.load(tmp_path)

@@ -18,11 +18,12 @@ its generator; the synthetic inputs are raw. Each source module documents its da
 
     ds = load("digits", n_train=500, seed=1)     # class-balanced subset of 500, test split whole
     x, y = sample("mnist1d", 10_000, seed=3)     # the Ideal World of nakkiran2021
+    missing("fashion-mnist")                     # None, or where it looked and what to install
 """
 
 from empirical.data.dataset import Dataset
 from empirical.data.files import DataFormatError, DataNotFoundError
-from empirical.data.registry import DATASETS, NAMES, SAMPLABLE, add_tensors, load, sample
+from empirical.data.registry import DATASETS, NAMES, SAMPLABLE, add_tensors, load, missing, sample
 
 __all__ = ["DATASETS", "NAMES", "SAMPLABLE", "DataFormatError", "DataNotFoundError", "Dataset", "add_tensors", "load",
-           "sample"]
+           "missing", "sample"]

@@ -7,6 +7,10 @@ Search order for a file-backed data set (see `Layout.candidate_dirs`):
 3. system locations (e.g. `/usr/share/datasets/fashion-mnist` from Debian's `dataset-fashion-mnist`),
 4. the download cache `CACHE_DIR` (`~/.cache/genproof/data`).
 
+With `$GENPROOF_DATA_BARE` set (to anything but empty or 0) only the first two are searched and
+nothing is downloaded, as on a fresh machine offline: CI runs a test under it to prove that the
+tests needing optional data skip, saying what to install.
+
 Each root is tried as the data set's folder itself and as its parent (`ROOT/<folder>`).
 
 Downloads go to the first of `data_dir`, `$GENPROOF_DATA`, `CACHE_DIR`. They are never half-written:
@@ -33,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 ENV_VAR = "GENPROOF_DATA"
+BARE_ENV = "GENPROOF_DATA_BARE"
 CACHE_DIR = Path("~/.cache/genproof/data").expanduser()
 DOWNLOAD_ERRORS = (OSError, http.client.HTTPException)  # urllib's URLError is an OSError
 _CHUNK_BYTES = 1 << 20
@@ -53,6 +58,11 @@ def user_roots(data_dir: str | os.PathLike | None) -> list[Path]:
     if os.environ.get(ENV_VAR):
         roots.append(Path(os.environ[ENV_VAR]).expanduser())
     return roots
+
+
+def bare() -> bool:
+    """Whether `$GENPROOF_DATA_BARE` hides the system folders and the download (a fresh machine offline)."""
+    return os.environ.get(BARE_ENV, "") not in ("", "0")
 
 
 def download_root(data_dir: str | os.PathLike | None) -> Path:
@@ -84,7 +94,7 @@ class Layout:
     def candidate_dirs(self, data_dir: str | os.PathLike | None) -> list[Path]:
         """Every directory that may hold the data set, in search order, without repeats."""
         user = [d for root in user_roots(data_dir) for d in (root, root / self.folder)]
-        return list(dict.fromkeys([*user, *self.system_dirs, CACHE_DIR / self.folder]))
+        return list(dict.fromkeys(user if bare() else [*user, *self.system_dirs, CACHE_DIR / self.folder]))
 
     def locate(self, data_dir: str | os.PathLike | None) -> Path | None:
         """The first candidate directory holding every required file, or None if none holds any.
@@ -114,6 +124,8 @@ def find(
     if directory is not None:
         return directory
     looked = f"{layout.title}: nothing in [{', '.join(map(str, layout.candidate_dirs(data_dir)))}]"
+    if bare():
+        raise DataNotFoundError(f"{looked} and {BARE_ENV} is set (no system folders, no download); {layout.hint}")
     if not download:
         raise DataNotFoundError(f"{looked} and download=False; {layout.hint}, or allow the download")
     try:

@@ -20,6 +20,7 @@ import torch
 
 from empirical.data import cifar10, digits, fashion_mnist
 from empirical.data.dataset import Arrays, Dataset
+from empirical.data.files import DataNotFoundError
 from empirical.data.mnist_1d import MNIST1D
 from empirical.data.procedural import Procedural
 from empirical.data.sampling import balanced_indices, checked_seed, derive_seed, generator
@@ -158,3 +159,12 @@ def _count(arg: str, value: int | None, optional: bool = False) -> int | None:
         raise ValueError(f"{arg} must be {allowed}, got {value!r}")
     return int(value)
 
+
+
+def missing(name: str, data_dir: str | os.PathLike | None = None) -> str | None:
+    """Why data set `name` is not on disk, with what to install (None: it is; nothing is downloaded)."""
+    try:
+        DATASETS.get(name).read(0, 0, data_dir, False)
+    except DataNotFoundError as err:
+        return str(err)
+    return None
