@@ -249,16 +249,26 @@ def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     upper, lower = bhlm_upper(arch), chain_lower(d, widths)
     common = {"train_error": s["train_error"], "n": n, "W": arch.W, "L": arch.L, "num_classes": K,
               "pairwise_comparisons": K * (K - 1) // 2, "delta": delta}
+    cap = n * math.log(K)
+
+    def at(vc: float) -> tuple[str, dict]:
+        """The name's note and the detail of the growth-function bound at VC dimension `vc`: whether
+        the trivial cap log Pi_H(n) <= n log K binds (then the VC dimension plays no part)."""
+        log_growth = multiclass_log_growth(vc, n, K)
+        binds = log_growth >= cap
+        note = " (at the n log K cap of the growth function: the VC dimension plays no part)" if binds else ""
+        return note, {"vc_dimension": vc, "log_growth": log_growth, "cap_n_log_k": cap, "cap_binds": binds}
+
+    (upper_note, upper_detail), (lower_note, lower_detail) = at(upper), at(lower)
     return [
-        Bound("VC bound, K classes, at BHLM's upper bound on VCdim", f"{SOURCE}; BHLM 2019 (JMLR) Theorem 7",
-              vc_bound(s["train_error"], upper, n, delta, K), "network",
-              detail={**common, "vc_dimension": upper, "log_growth": multiclass_log_growth(upper, n, K),
-                      "bounds": f"the {K}-class test error of the trained network"},
+        Bound(f"VC bound, K classes, at BHLM's upper bound on VCdim{upper_note}",
+              f"{SOURCE}; BHLM 2019 (JMLR) Theorem 7", vc_bound(s["train_error"], upper, n, delta, K), "network",
+              detail={**common, **upper_detail, "bounds": f"the {K}-class test error of the trained network"},
               delta=delta),
-        Bound("VC bound at a provable lower bound on VCdim (lower estimate)",
+        Bound(f"VC bound at a provable lower bound on VCdim (lower estimate){lower_note}",
               f"{SOURCE}; VCdim >= {lower} (halfspaces d + 1, zhang2017 Theorem 1)",
               vc_bound(s["train_error"], lower, n, delta, K), "lower-estimate",
-              detail={**common, "vc_dimension": lower, "log_growth": multiclass_log_growth(lower, n, K),
+              detail={**common, **lower_detail,
                       "bounds": ("nothing: a lower estimate of the row above evaluated at the exact VC dimension "
                                  "of the one-output network")}),
     ]

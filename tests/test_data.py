@@ -138,10 +138,13 @@ def rows(x: torch.Tensor) -> set[bytes]:
 
 def test_registry_lists_every_data_set_once_in_the_table_order():
     assert DATASETS.kind == "data set"
-    assert DATASETS.names() == NAMES == ("digits", "mnist1d", "fashion-mnist", "cifar10", "gaussian-mixture", "teacher")
+    assert DATASETS.names()[:len(NAMES)] == NAMES == ("digits", "mnist1d", "fashion-mnist", "cifar10",
+                                                      "gaussian-mixture", "teacher")
+    # after the built-ins, only the tensors other tests handed to genproof in this session (add_tensors)
+    assert all(name.startswith("tensors-") for name in DATASETS.names()[len(NAMES):])
     listing = DATASETS.describe().splitlines()
-    assert len(listing) == len(NAMES) and all(line.split()[0] == name for line, name in zip(listing, NAMES))
-    assert all(e.factory.num_classes == 10 for e in DATASETS)
+    assert all(line.split()[0] == name for line, name in zip(listing, NAMES))
+    assert all(DATASETS.get(name).num_classes == 10 for name in NAMES)
     assert SAMPLABLE == tuple(e.name for e in DATASETS if e.factory.procedural is not None)
 
 

@@ -130,6 +130,9 @@ def test_bound_rows(tmp_path):
     upper, lower = vc.bound_rows(net, delta=0.05)
     assert (upper.kind, upper.delta, lower.kind, lower.delta) == ("network", 0.05, "lower-estimate", None)
     assert "(lower estimate)" in lower.name and upper.detail["num_classes"] == 10
+    # both rows sit at the trivial cap n log K of the growth function: the row says the VC dimension plays no part
+    assert upper.detail["cap_binds"] and lower.detail["cap_binds"] and upper.detail["cap_n_log_k"] == 100 * math.log(10)
+    assert all("n log K cap" in row.name for row in (upper, lower))
     assert upper.detail["vc_dimension"] > lower.detail["vc_dimension"] == 65
     # the 10-class training error plus a complexity term of the 10-class growth function: here
     # d >= n = 100, so log Pi_H(100) <= min(100 log 10, 45 * 100 log 2) = 100 log 10

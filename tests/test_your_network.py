@@ -199,3 +199,32 @@ def test_bad_input_is_one_line_and_exit_2(yours, capsys, argv, message):
     assert code == 2 and err.startswith("error: ") and "\n" not in err, err
     assert message in err, err
     assert not out.exists() or not list(out.glob("bounds-*"))  # nothing written
+
+
+# ---- claims on your recipe and data -------------------------------------------------------------
+
+def test_a_claim_is_checked_on_your_recipe_and_data_and_joins_the_ledger(check, request):
+    from sklearn.datasets import load_digits
+
+    from genproof.pytest_plugin import VERDICTS
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    data = ((x[:200], y[:200]), (x[200:560], y[200:560]))
+
+    def factory(input_shape, num_classes):
+        return nn.Sequential(nn.Linear(input_shape[0], 128), nn.ReLU(), nn.Linear(128, num_classes))
+
+    recipe = Recipe(factory, TrainConfig(lr=0.1, momentum=0.9, batch_size=50, max_steps=3000, device="cpu",
+                                         progress=False))
+    verdict = check("zhang2017.random-labels", recipe, data=data)
+    assert verdict.setting.data.name.startswith("tensors-") and verdict.setting.kinds == ("true", "random-labels")
+    assert verdict.measured["n_train"] == 200 and verdict.measured["n_test"] == 360
+    assert len(verdict.measured["train_acc_random"]) == 3  # the claim's own seeds, true labels beside
+    assert verdict.holds == (min(verdict.measured["train_acc_random"]) == 1.0
+                             and verdict.measured["max_dev_from_chance"] <= 0.05)
+    assert verdict in request.config.stash[VERDICTS]
+    with pytest.raises(ValueError, match="not a claim about a network trained by a recipe; these are: "):
+        check("classical.halfspaces-shatter-d-plus-1", recipe, data=data)
+    with pytest.raises(ValueError, match="needs training and test data"):
+        check("zhang2017.random-labels", recipe, train=data[0])

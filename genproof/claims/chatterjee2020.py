@@ -41,8 +41,9 @@ def _measure_coherence(setting, root):
     ratios = []
     for data in setting["data"]:
         for seed in setting["seeds"]:
-            means = {c: _early_mean(track(TrackConfig(data, train=setting["train"], corruption=c, m=setting["m"],
-                                                      seed=seed), root), setting["epochs"])
+            means = {c: _early_mean(track(TrackConfig(data, setting.get("model", TrackConfig.model), setting["train"],
+                                                      corruption=c, m=setting["m"], seed=seed), root),
+                                    setting["epochs"])
                      for c in ("true", "random-labels")}
             out[f"{data.name}_seed{seed}_real"] = means["true"]
             out[f"{data.name}_seed{seed}_random"] = means["random-labels"]
@@ -70,7 +71,17 @@ register(Claim(
     },
     measure=_measure_coherence,
     holds=lambda m, tol: m["min_ratio"] >= tol["min_factor"],
+    on_recipe=lambda setting, fit: _on_recipe(setting, fit),
 ))
+
+
+def _on_recipe(setting: dict, fit) -> dict:
+    """The coherence tracks on a user's architecture and data (`Claim.on_recipe`): their update rule,
+    learning rate and batch size, and the claim's own schedule (its evaluations, steps and window)."""
+    own = setting["train"]
+    train = replace(fit.train, eval_every=own.eval_every, eval_at=own.eval_at, max_steps=own.max_steps,
+                    stop_at_fit=False)
+    return {**setting, "data": (fit.data,), "model": fit.model, "train": train}
 
 
 # ---- chatterjee2020.robust-averaging-suppresses-memorization --------------------------------

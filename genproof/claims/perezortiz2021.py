@@ -62,6 +62,12 @@ FULL = CertificateSetting(PBBConfig(DataConfig("fashion-mnist"), ModelConfig("ml
                                     prior_epochs=20, posterior_epochs=10))
 
 
+def _on_recipe(setting: CertificateSetting, fit) -> CertificateSetting:
+    """The certificates of a user's architecture on their data (`Claim.on_recipe`): PBB trains the prior
+    and the posterior with its own settings; the recipe gives the architecture, the data and the seed."""
+    return replace(setting, base=replace(setting.base, data=fit.data, model=fit.model, seed=fit.seed))
+
+
 def _measure(setting: CertificateSetting, root: Path) -> dict:
     out = {}
     with threadpool_limits(1):
@@ -88,6 +94,7 @@ register(Claim(
                "stochastic network below that of a uniform guess, and tighter than the same procedure with a prior "
                "at the initialization, on the same network and data."),
     settings=SETTINGS,
+    on_recipe=lambda setting, fit: _on_recipe(setting, fit),
     tolerances={
         # non-vacuous in the strict sense for 10 classes: below 1 - 1/10, the error of a uniform guess
         "max_bound_data_dependent": 0.9,
@@ -108,6 +115,7 @@ register(Claim(
                "data-dependent and the data-independent prior (a certificate that fails this is a bug, or a draw of "
                "probability at most delta + delta_mc, both split over the prior scales tried, whose best is reported)."),
     settings=SETTINGS,
+    on_recipe=lambda setting, fit: _on_recipe(setting, fit),
     tolerances={"min_margin": 0.0},  # certificate - Q's test error must be positive
     measure=_measure,
     holds=lambda m, tol: all(m[f"bound_{k}"] - m[f"stochastic_test_error_{k}"] > tol["min_margin"] for k in ("dd", "di")),
