@@ -60,8 +60,22 @@ def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
     return ModelConfig("mlp"), TrainConfig(lr=lr, momentum=0.9, batch_size=128, max_steps=20_000)
 
 
+class SelectsFamilies:
+    """What the two configs of a table share: their `families` are checked names, and `selected()`
+    gives those entries (None: the defaults) in the table's order."""
+
+    families: tuple[str, ...] | None
+
+    def __post_init__(self):
+        for name in self.families or ():
+            BOUND_FAMILIES.check(name)
+
+    def selected(self) -> list:
+        return [f for f in table_families() if (f.name in self.families if self.families else f.factory.default)]
+
+
 @dataclass(frozen=True)
-class BoundsConfig:
+class BoundsConfig(SelectsFamilies):
     """The trained network the bounds are evaluated on, the bounds' confidence 1 - delta, and
     `sss`: the tier at which to add bansal2021's RRM experiment on the same data (SSS and
     end-to-end, `empirical.noisy.tier_config`), or None. `simultaneous`: split delta evenly over
@@ -77,22 +91,9 @@ class BoundsConfig:
     simultaneous: bool = False
     families: tuple[str, ...] | None = None
 
-    def __post_init__(self):
-        for name in self.families or ():
-            BOUND_FAMILIES.check(name)
-
-    def selected(self) -> list:
-        """The `BOUND_FAMILIES` entries to evaluate, in the table's order."""
-        return selected(self.families)
-
-
-def selected(families: tuple[str, ...] | None) -> list:
-    """The bound families `families` names (None: the defaults), in the table's order."""
-    return [f for f in table_families() if (f.name in families if families else f.factory.default)]
-
 
 @dataclass(frozen=True)
-class YourNetworkConfig:
+class YourNetworkConfig(SelectsFamilies):
     """A trained network genproof did not train, and the table asked of it: `model`, a factory
     `package.module:function` (`genproof.loaders`) or a registered model's name; `weights` and
     optionally `init`, checkpoints (state dicts), known to the record store by their content
@@ -113,13 +114,6 @@ class YourNetworkConfig:
     delta: float = 0.05
     simultaneous: bool = False
     families: tuple[str, ...] | None = None
-
-    def __post_init__(self):
-        for name in self.families or ():
-            BOUND_FAMILIES.check(name)
-
-    def selected(self) -> list:
-        return selected(self.families)
 
 
 def factory_of(model: str):
