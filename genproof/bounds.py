@@ -28,8 +28,6 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
-
 from empirical import cli
 from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
@@ -38,7 +36,7 @@ from empirical.records import Record, cached_run, default_root, save_figure, wri
 from empirical.train import TrainConfig
 
 from . import catalog, loaders, quantities
-from .network import Network, Recipe
+from .network import Network, Recipe, dataset
 from .quantities import BOUND_FAMILIES, KINDS, UPPER_BOUNDS
 from .report import markdown_table
 
@@ -131,9 +129,7 @@ def dataset_of(data: DataConfig | None, data_file: str | None) -> Dataset:
     if data_file is None:
         return data.load()
     a = loaders.load_npz(data_file)
-    k = int(max(a["y_train"].max(), a["y_test"].max())) + 1
-    return Dataset(Path(data_file).name, torch.as_tensor(a["x_train"]).float(), torch.as_tensor(a["y_train"]).long(),
-                   torch.as_tensor(a["x_test"]).float(), torch.as_tensor(a["y_test"]).long(), max(k, 2))
+    return dataset((a["x_train"], a["y_train"]), (a["x_test"], a["y_test"]), Path(data_file).name)
 
 
 def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConfig:
