@@ -14,12 +14,12 @@ class Size:
     n: int
 
 
-def _claim(id="test.mean-below", value_per_n=0.01, **kw):
+def _claim(id="test.mean-below", value_per_n=0.01, measure=None, **kw):
     """A toy claim: the measured value n * value_per_n must stay below the tolerance 0.5."""
     return Claim(
         id=id, source="test suite", statement="A toy quantity stays below one half.",
         settings={"quick": Size(10), "full": Size(100)}, tolerances={"max_value": 0.5},
-        measure=lambda s, root: {"value": s.n * value_per_n, "n": s.n},
+        measure=measure or (lambda s, root: {"value": s.n * value_per_n, "n": s.n}),
         holds=lambda m, tol: m["value"] <= tol["max_value"], **kw)
 
 
@@ -68,6 +68,28 @@ def test_ledger_lists_numbers_verdicts_and_cited_numbers(tmp_path):
     data = json.loads((tmp_path / "ledger" / "claims.json").read_text())
     assert [c["claim"] for c in data["claims"]] == ["test.mean-below", "test.known-bad"]
     assert data["claims"][0]["setting"] == {"n": 10}
+
+
+def test_a_verdict_names_the_records_it_read_and_the_code_that_judged_it(tmp_path):
+    from empirical.records import cached_run, versions
+
+    def measure(setting, root):  # reads one run twice and makes another: each named once, in order
+        a = cached_run(root, "toy", {"n": setting.n}, lambda d: {"value": 0.01 * setting.n})
+        cached_run(root, "toy", {"n": setting.n}, lambda d: {"value": -1.0})
+        b = cached_run(root, "other", {"n": setting.n}, lambda d: {"value": 0.0})
+        return {"value": a.summary["value"] + b.summary["value"]}
+
+    claim = _claim(measure=measure)
+    verdict = claim.check("quick", tmp_path)
+    names = [p.name for p in sorted(tmp_path.iterdir()) if not p.name.startswith(".")]
+    assert verdict.records == (next(n for n in names if n.startswith("toy-")),
+                               next(n for n in names if n.startswith("other-")))
+    assert verdict.code["commit"] == versions()["commit"] and verdict.code["genproof"] == versions()["genproof"]
+    md = ledger_markdown([verdict], "quick")
+    assert f"`{verdict.records[0]}`" in md and f"at commit {versions()['commit'] or 'unknown'}" in md
+    write_ledger([verdict], "quick", tmp_path / "ledger")
+    data = json.loads((tmp_path / "ledger" / "claims.json").read_text())
+    assert data["claims"][0]["records"] == list(verdict.records) and data["claims"][0]["code"] == verdict.code
 
 
 def test_every_claim_shows_the_sources_numbers_or_says_why_not():

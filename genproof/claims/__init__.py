@@ -84,16 +84,25 @@ class Claim:
 
     def judge(self, setting: Any, tier: str, root: str | Path | None, expected_to_hold: bool = True) -> Verdict:
         """Measure `setting` and judge it against the tolerances."""
-        from empirical.records import default_root
+        from empirical.records import default_root, reading, versions
 
+        root = Path(root) if root else default_root()
         start = time.perf_counter()
-        measured = self.measure(setting, Path(root) if root else default_root())
+        with reading() as read:
+            measured = self.measure(setting, root)
         return Verdict(
             claim=self.id, tier=tier, holds=bool(self.holds(measured, self.tolerances)), measured=measured,
             tolerances=dict(self.tolerances), setting=setting, statement=self.statement,
             source=self.source, cited=dict(self.cited), cited_from=self.cited_from, expected_to_hold=expected_to_hold,
-            wall_s=time.perf_counter() - start,
+            wall_s=time.perf_counter() - start, records=tuple(_under(p, root) for p in read), code=versions(),
         )
+
+
+def _under(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:  # a run read from another root
+        return str(path)
 
 
 REGISTRY = Registry("claim")

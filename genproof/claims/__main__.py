@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_tier_option(parser)
     cli.add_out_option(parser)
     parser.add_argument("--ledger", type=Path, default=Path("ledger"), metavar="DIR",
-                        help="folder for the ledger claims.md and claims.json (default ./ledger)")
+                        help="folder for the ledger claims.md and claims.json (default ./ledger, in the current "
+                             "folder; the runs go under --out)")
     parser.add_argument("--only", nargs="*", metavar="PATTERN", help="claim ids or shell patterns (zhang2017.*)")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     args = parser.parse_args(argv)
@@ -37,13 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def command() -> int:
+        from empirical.records import default_root
+
+        print(f"ledger: {args.ledger.resolve()}/claims.md and claims.json, rewritten after every claim; "
+              f"runs: {(args.out or default_root()).resolve()}", flush=True)
         verdicts = []
         for i, claim in enumerate(claims, 1):
             print(f"[{i}/{len(claims)}] {claim.id} ({args.tier}) ...", flush=True)
             verdicts.append(claim.check(args.tier, args.out))
             print(f"    {verdict_word(verdicts[-1])}: {verdicts[-1].explain()}", flush=True)
             md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
-        print(f"ledger: {md} and {js}")
+        print(f"ledger: {md.resolve()} and {js.resolve()}")
         return int(any(v.expected_to_hold and not v.holds for v in verdicts))
 
     return cli.run_command(command)
