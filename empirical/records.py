@@ -204,11 +204,13 @@ def save_figure(fig, path: Path, dpi: int = 120) -> Path:
 
 @dataclass(frozen=True)
 class Record:
-    """A finished run: its directory, its `config.json` and its `summary.json`."""
+    """A finished run: its directory, its `config.json` and its `summary.json`; `cached` when
+    `cached_run` served it from the store rather than computing it."""
 
     path: Path
     config: dict
     summary: dict
+    cached: bool = dataclasses.field(default=False, compare=False)
 
     def metrics(self) -> list[dict]:
         """The rows of `metrics.jsonl` (empty if the run wrote none)."""
@@ -300,7 +302,7 @@ def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callabl
     root = Path(root)
     final = root / f"{name}-{config_hash(config)}"
     if not force and (record := _finished(final)):
-        return _served(record)
+        return _served(dataclasses.replace(record, cached=True))
     root.mkdir(parents=True, exist_ok=True)
     store.clear_stale_once(root)
     lock = record_lock(final)
@@ -311,7 +313,7 @@ def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callabl
         lock.acquire()
     try:
         if not force and (record := _finished(final)):  # made while we waited
-            return _served(record)
+            return _served(dataclasses.replace(record, cached=True))
         tmp = store.new_folder(final)
         try:
             write_json(tmp / "config.json", {"name": name, "hash": config_hash(config), "config": config,

@@ -260,8 +260,8 @@ def report_markdown(result: dict) -> str:
     text += (f"\nCost: the training run {training}; the families "
              + ", ".join(f"{name} {sec:.1f} s" for name, sec in result["family_seconds"].items()) + ".\n")
     if result["not_evaluated"]:
-        text += ("\nNot evaluated (each costs more than the training run; add it with `--families NAME,...`, or "
-                 "`--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
+        text += ("\nNot evaluated (outside the default selection, which takes the families that cost at most a pass "
+                 "over the data; add one with `--families NAME,...`, or `--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
                                                    for f in result["not_evaluated"]))
     if result["fit_run"]:
         text += f"\nTraining run: `{result['fit_run']}` (in the record root)\n"
@@ -318,7 +318,7 @@ def figure(result: dict):
     if "lower-estimate" in kinds:
         ax.bar([0], [0], color="white", edgecolor="C3", hatch="//", label="lower estimate of a bound")
     ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
-           title=f"{result['model']} on {result['dataset']}")
+           title=f"{result['model']} on {result['dataset']} ({m['n_train']:,} train / {m['n_test']:,} test examples)")
     ax.tick_params(axis="x", labelrotation=30)
     plt.setp(ax.get_xticklabels(), ha="right")
     ax.legend(fontsize=8)
@@ -397,7 +397,13 @@ def main(argv: list[str] | None = None) -> int:
 
         record = run(config_from_args(args), args.out, force=args.force)
         print(bounds_text(record.summary))
-        print(f"written: {record.path}/ (summary.json, bounds.md: the full table with sources and kinds, bounds.png)")
+        files = "(summary.json, bounds.md: the full table with sources and kinds, bounds.png)"
+        if record.cached:
+            made = record.config.get("versions", {}).get("commit") or "an unknown commit"
+            print(f"from the cache, nothing recomputed: {record.path}/ {files}, made by {made}; "
+                  f"--force computes it again")
+        else:
+            print(f"written: {record.path}/ {files}")
         return 0
 
     return cli.run_command(command)

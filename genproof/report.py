@@ -123,6 +123,17 @@ def verdict_word(v: Verdict) -> str:
     return word
 
 
+def verdict_text(v: Verdict, width: int = 100) -> str:
+    """A verdict for the terminal: its word and time on one line, then its measured numbers and
+    tolerances wrapped at `width` (the ledger keeps the full table)."""
+    def block(label: str, numbers: dict) -> str:
+        body = ", ".join(f"{k}={fmt(x)}" for k, x in numbers.items()) or "none"
+        return textwrap.fill(f"{label}: {body}", width=width, initial_indent="      ", subsequent_indent="        ",
+                             break_long_words=False, break_on_hyphens=False)
+
+    return f"    {verdict_word(v)} ({v.wall_s:.1f} s)\n{block('measured', v.measured)}\n{block('tolerances', v.tolerances)}"
+
+
 def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
     """The ledger: one row per claim (id, statement, source, measured numbers, tolerances,
     verdict), then per claim the source's own numbers and where they were read (or why there are none)."""

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     args = parser.parse_args(argv)
 
-    from ..report import verdict_word, write_ledger
+    from ..report import verdict_text, write_ledger
 
     try:
         claims = select(args.only)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, claim in enumerate(claims, 1):
             print(f"[{i}/{len(claims)}] {claim.id} ({args.tier}) ...", flush=True)
             verdicts.append(claim.check(args.tier, args.out))
-            print(f"    {verdict_word(verdicts[-1])}: {verdicts[-1].explain()}", flush=True)
+            print(verdict_text(verdicts[-1]), flush=True)
             md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
         print(f"ledger: {md.resolve()} and {js.resolve()}")
         return int(any(v.expected_to_hold and not v.holds for v in verdicts))
