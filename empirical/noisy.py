@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig, FitConfig, fit, load_model
 from empirical.models import ModelConfig
+from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root
 from empirical.sss import ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_sss, predictions
 from empirical.tiers import TIERS
@@ -188,7 +188,7 @@ def experiment(config: RRMConfig, root: str | os.PathLike | None = None, force: 
         procedures = {p.kind: {"label": p.label, "runs": [], "sweep": []} for p in config.procedures}
         arrays = {}
         jobs = [(p, s) for p in config.procedures for s in config.seeds]
-        for p, s in tqdm(jobs, desc="noisy runs", unit="seed", disable=None):
+        for p, s in progress(jobs, "noisy runs", "seed"):
             clean = run(p, config.data, 0.0, s, root).accuracies()
             noisy = run(p, config.data, config.eta, s, root, config.noise)
             procedures[p.kind]["runs"].append({"seed": s, "clean": clean, "noisy": noisy.accuracies()})

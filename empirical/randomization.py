@@ -29,13 +29,13 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from empirical import cli
 from empirical.corruptions import parse_kind
 from empirical.data import DATASETS
 from empirical.fit import DataConfig, FitConfig, fit
 from empirical.models import MODELS, ModelConfig
+from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.train import TrainConfig
 
@@ -99,7 +99,7 @@ def run(config: RandomizationConfig, root: str | os.PathLike | None = None, forc
         results: dict[str, dict[str, dict]] = {}
         curves: dict[str, list[dict]] = {}
         pairs = [(k, s) for k in config.kinds for s in config.seeds]
-        for kind, seed in tqdm(pairs, desc="randomization", unit="run", disable=None):
+        for kind, seed in progress(pairs, "randomization", "run"):
             rec = fit(config.fit_config(kind, seed), root, force=force)
             s = rec.summary
             results.setdefault(kind, {})[str(seed)] = {

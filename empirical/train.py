@@ -38,8 +38,8 @@ from typing import Callable, Mapping, Protocol
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from empirical.progress import Progress
 from empirical.registry import Registry
 
 AUGMENTATIONS = ("none", "crop", "crop+flip")
@@ -451,9 +451,10 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
 
     start = time.perf_counter()
     history, fit_step = [], None
-    # progress None: a bar only on a terminal (tqdm's own rule)
-    bar = tqdm(total=config.max_steps, disable=None if config.progress is None else not config.progress,
-               desc="train", unit="step", leave=False)
+    # progress None: a bar on a terminal, else a line every 30 s; the time left is "at most" when
+    # training stops at fit
+    bar = Progress(config.max_steps, "train", "step", config.progress,
+                   stops_early="stops at 100% train accuracy" if config.stop_at_fit else None)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # dropout draws from the global generator, seeded here and restored after
         trained.train()

@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from tqdm.auto import tqdm
-
+from empirical.progress import progress
 from empirical.records import to_jsonable
 from empirical.registry import Registry
 
@@ -292,7 +291,7 @@ def evaluate(net: Network, names: str | Iterable[str] | None = None, delta: floa
 
 def _rows(net: Network, reasons: list, delta: float, seed: int, rows: list, seconds: dict) -> None:
     s = net.summary
-    for entry, reason in tqdm(reasons, desc="quantities", unit="quantity", disable=None):
+    for entry, reason in progress(reasons, "quantities", "quantity"):
         start = time.perf_counter()
         q = entry.factory
         try:
