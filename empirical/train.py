@@ -58,7 +58,9 @@ class TrainConfig:
     at every step where the authors' CosineAnnealingLR moves in 100 stairs); lr_decay must then be 1;
     `eval_every` evaluates every that many steps instead of once per epoch, `eval_at` at exactly
     the steps it lists (a log-spaced grid, denser early); `augment` is
-    "none", "crop" (zhang2017's random cropping) or "crop+flip" (the usual CIFAR recipe)."""
+    "none", "crop" (zhang2017's random cropping) or "crop+flip" (the usual CIFAR recipe);
+    `epochs`, a budget in passes over the data (a source with epochs): training ends at whichever
+    of `max_steps` and `epochs` comes first (`max_steps=None`: epochs alone)."""
 
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -66,7 +68,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_decay: float = 1.0
     batch_size: int = 128
-    max_steps: int = 10_000
+    max_steps: int | None = 10_000
     stop_at_fit: bool = True
     augment: str = "none"
     lr_schedule: str = "constant"
@@ -75,13 +77,16 @@ class TrainConfig:
     soft_error: bool = False
     device: str = "auto"
     progress: bool | None = field(default=None, metadata={"identity": False})
+    epochs: int | None = None
 
     def __post_init__(self):
         UPDATE_RULES.check(self.optimizer)
         # the device is part of what a run is: "auto" is resolved here, before the config is hashed
         object.__setattr__(self, "device", str(resolve_device(self.device)))
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError("give a budget: max_steps, epochs or both")
         for name in ("lr", "batch_size", "max_steps"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
@@ -89,6 +94,9 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.epochs is not None and (self.epochs < 1 or self.lr_schedule == "cosine"):
+            raise ValueError(f"epochs must be >= 1 and needs a schedule that does not end at max_steps (not cosine), "
+                             f"got epochs={self.epochs}, lr_schedule={self.lr_schedule!r}")
         if self.lr_schedule != "constant" and self.lr_decay != 1:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} sets every step's size: lr_decay must be 1")
         if self.eval_every is not None and self.eval_every <= 0:
@@ -406,7 +414,7 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
     """Train `model` in place on the minibatches of `data` (a `BatchSource`, or `(x, y)` for a
     `Resident` walk with `config.batch_size` and `config.augment`, seeded by `seed`) to lower
     `objective`, evaluating on every set of `evals` once per epoch (or every `config.eval_every`
-    steps, or at the steps of `config.eval_at`, and at the last step), until `config.max_steps`,
+    steps, or at the steps of `config.eval_at`, and at the last step), until `config.max_steps` (or `config.epochs`),
     or until 100% accuracy on the set named "train" when `config.stop_at_fit`. `probes`: more
     measurements taken at every evaluation, `probe(model) -> {key: number}`, recorded in the row
     as `<name>_<key>` (the coherence of per-example gradients on a fixed sample, say); a probe
@@ -423,8 +431,10 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
             raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
         # Speed: the whole data set is resident on the device; batches are index lookups.
         data = Resident(x.to(device), y.to(device), config.batch_size, generator, augment=config.augment)
-    if config.eval_every is None and config.eval_at is None and data.steps_per_epoch is None:
-        raise ValueError("a source without epochs (a stream) needs config.eval_every or config.eval_at")
+    if data.steps_per_epoch is None and (config.epochs is not None or (config.eval_every is None and config.eval_at is None)):
+        raise ValueError("a source without epochs (a stream) needs config.eval_every or config.eval_at, and a "
+                         "budget in steps (max_steps), not epochs")
+    budget = min(b for b in (config.max_steps, config.epochs and config.epochs * data.steps_per_epoch) if b)
     eval_at = frozenset(config.eval_at or ())
     model.to(device)
     channels_last = False
@@ -453,13 +463,13 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
     history, fit_step = [], None
     # progress None: a bar on a terminal, else a line every 30 s; the time left is "at most" when
     # training stops at fit
-    bar = Progress(config.max_steps, "train", "step", config.progress,
+    bar = Progress(budget, "train", "step", config.progress,
                    stops_early="stops at 100% train accuracy" if config.stop_at_fit else None)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # dropout draws from the global generator, seeded here and restored after
         trained.train()
         step, epoch = 0, data.epoch
-        while step < config.max_steps:
+        while step < budget:
             xb, yb = data.next_batch()
             if data.epoch != epoch:
                 if step > 0:  # a new pass over the data: the per-epoch learning-rate decay
@@ -486,7 +496,7 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
                 due = step % config.eval_every == 0
             else:
                 due = step in eval_at if config.eval_at else data.epoch_end
-            if due or step == config.max_steps:
+            if due or step == budget:
                 history.append(record(step, loss))
                 shown = {"loss": f"{history[-1]['batch_loss']:.3f}"}
                 if "train_acc" in history[-1]:

@@ -4,6 +4,7 @@ bare (weights and data only) and complete (with its initialization and a recipe)
 give its rows or a row that says why not, never an exception. A new quantity is covered by being
 registered."""
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from empirical.pbb import stages
 from empirical.subspace import SubspaceConfig
 from empirical.train import TrainConfig
 from genproof import Network, Recipe, evaluate
@@ -111,8 +113,8 @@ def small_retraining(monkeypatch):
     monkeypatch.setattr(compression, "SubspaceConfig", partial(SubspaceConfig, train=tiny, quant_steps=5))
     monkeypatch.setattr(compression, "MAX_RUNS", 1)
     family_config = backprop.family_config
-    monkeypatch.setattr(backprop, "family_config", lambda net, prior, delta: family_config(net, prior, delta).__class__(
-        **{**family_config(net, prior, delta).__dict__, "prior_epochs": 1, "posterior_epochs": 1, "mc_draws": 1}))
+    monkeypatch.setattr(backprop, "family_config", lambda net, prior, delta: replace(
+        family_config(net, prior, delta), **stages(1, 1, progress=False), mc_draws=1))
     small = partial(dziugaite_roy.pac_bayes_bound, steps=20, m=20)
     for module in (dziugaite_roy, genproof.pac_bayes):  # the family's name and the measure's (imported when used)
         monkeypatch.setattr(module, "pac_bayes_bound", small)
