@@ -38,7 +38,9 @@ MARKERS = {
 
 def pytest_addoption(parser):
     group = parser.getgroup("genproof")
-    group.addoption("--tier", choices=("quick", "full"), default="quick", help="tier at which claims are checked")
+    from empirical.tiers import TIERS
+
+    group.addoption("--tier", choices=TIERS, default=TIERS[0], help="tier at which claims are checked")
     group.addoption("--claims-cache", default=None, help="folder for the claims' training runs")
     group.addoption("--ledger", default=None, help="write the ledger of the checked claims to this folder")
 
