@@ -5,7 +5,7 @@ drawn once, resident on the device, handed out B at a time) and the naive Ideal 
 
 The same freshly initialised network, the same SGD steps and batch size in every arm; no evaluation
 but one at the end. Reported: milliseconds per step of each (best of `--repeats`), the ratio of
-our fresh source to the resident one (the issue asks for at most 1.2), and the one-time cost of
+our fresh source to the resident one (the target: at most 1.2), and the one-time cost of
 drawing the fresh examples, which ours pays before the run and the naive stream pays step by step.
 
     python benchmarks/bootstrap_sources.py [--steps 300] [--repeats 3] [--device auto] [--write]
@@ -78,7 +78,7 @@ def main() -> None:
         f"## Deep Bootstrap batch sources, {datetime.date.today()}, {where}, torch {torch.__version__}, "
         f"python {platform.python_version()}", "",
         f"{args.steps} SGD steps per run, best of {args.repeats}; ms per step. ratio = fresh (ours) / resident (the "
-        f"issue's bound: 1.2). naive: the generator called every step (mnist1d without augmentation only). draw: "
+        f"the target: 1.2). naive: the generator called every step (mnist1d without augmentation only). draw: "
         f"seconds to draw N = 1,000 real and steps x batch fresh examples once, before our runs.", "",
         "| data | model | batch | augment | resident (ms/step) | fresh, ours (ms/step) | ratio | fresh_samples, naive "
         "(ms/step) | draw (s) |", "|---|---|---|---|---|---|---|---|---|", *rows, ""])

@@ -1,5 +1,5 @@
-"""The PAC-Bayes-by-backprop certificate on a data set, with its time: the number issue 14 targets
-(Fashion-MNIST, the full 60,000 training images, on the CPU, in under 15 minutes).
+"""The PAC-Bayes-by-backprop certificate on a data set, with its time (the target: Fashion-MNIST,
+the full 60,000 training images, on the CPU, in under 15 minutes).
 
 In a fresh record root, `empirical.pbb.train_posteriors` and `genproof.pac_bayes.backprop.certify` with the given settings (default: PBB's
 3x600 MLP, a prior learned on half the training set, fquad); reported: the certificate, Q's error

@@ -1,7 +1,7 @@
 """Run records and the result cache (docs/design.md, Records).
 
 A run is a directory `<root>/<name>-<hash>/` holding
-- `config.json`: the frozen config, its hash, the seed and the library versions;
+- `config.json`: the frozen config (seeds included), its hash and the code that made it (`versions()`);
 - `metrics.jsonl`: one line per evaluation (epoch or step);
 - `summary.json`: the numbers a claim or a bound reads;
 - figures as PNG, and whatever else the experiment saves (`model.pt`).

@@ -17,4 +17,4 @@ __all__ = ["independent_mean_upper", "kl_bernoulli", "kl_bound", "kl_inverse_upp
            "DziugaiteRoyObjective", "GaussianPosterior", "PacBayesResult", "gaussian_kl", "gaussian_kl_diag",
            "grid_bound", "grid_delta", "pac_bayes_bound"]
 
-from . import backprop  # noqa: E402,F401  registers the bound family "pbb" after "pac-bayes"
+from . import backprop  # noqa: E402,F401  registers the bound family "pbb" (the table orders families by catalog.TABLE_ORDER)
