@@ -41,6 +41,8 @@ from empirical.models import MODELS, ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.worlds import eval_grid
 
+from .ranking import kendall_tau
+
 STOP_TRAIN_ERROR = 0.01  # T_D(N): the first step with Real World train error below this
 
 
@@ -55,16 +57,6 @@ def bootstrap_error(real_soft_error, ideal_soft_error) -> np.ndarray:
     if real.shape != ideal.shape:
         raise ValueError(f"the two worlds must be evaluated at the same steps, got {real.shape} and {ideal.shape}")
     return real - ideal
-
-
-def kendall_tau(a, b) -> float:
-    """Kendall's tau-a of two rankings: (concordant - discordant pairs) / all pairs; a tie in either
-    counts as neither. 1 when `a` and `b` order the items alike, -1 when they reverse them."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"Kendall's tau needs two equal-length lists of at least 2 values, got {a.shape}, {b.shape}")
-    i, j = np.triu_indices(len(a), 1)
-    return float(np.sum(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])) / len(i))
 
 
 def _mean(runs, key) -> np.ndarray:

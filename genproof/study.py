@@ -17,7 +17,7 @@ training cross-entropy of 0.01, which puts every network at the same loss; ours 
 Statistics, per measure, over the networks where it is defined (the gap is the fit record's
 `gap`, training minus test accuracy):
 - `tau`: Kendall's tau between the measure and the gap over all networks (tau-a,
-  `genproof.bootstrap.kendall_tau`: a tie in either counts as neither concordant nor discordant).
+  `genproof.ranking.kendall_tau`: a tie in either counts as neither concordant nor discordant).
 - `psi[axis]`, Jiang et al.'s granulated coefficient (Section 4, as we recall its definition; the
   paper's text could not be reached here): for a hyperparameter axis i, the networks are grouped
   by their values on every other axis, the seed included, so that a group's networks differ in
@@ -60,9 +60,9 @@ from empirical.models import ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.train import TrainConfig
 
-from .bootstrap import kendall_tau
 from .measures import MEASURES, defaults
 from .quantities import COSTS, evaluate
+from .ranking import kendall_tau
 from .network import Network
 
 REPLICATE = "seed"  # the axis of repeated runs: grouped over, never a hyperparameter of its own

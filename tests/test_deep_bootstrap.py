@@ -18,7 +18,8 @@ from empirical.models import ModelConfig
 from empirical.train import TrainConfig, train
 from empirical.worlds import WorldsData, draw, eval_grid, ideal_stream, real_source
 from genproof import bootstrap
-from genproof.bootstrap import analysis, bootstrap_error, kendall_tau, stopping_time
+from genproof.bootstrap import analysis, bootstrap_error, stopping_time
+from genproof.ranking import kendall_tau
 
 CPU = torch.device("cpu")
 
