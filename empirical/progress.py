@@ -4,10 +4,13 @@ a notebook's captured output), nothing when told to be quiet.
 The time left is estimated from the rate so far; where the work may stop early (training that
 stops at 100% train accuracy) the estimate is an upper one and says so, since the total is only a
 budget. `progress`: None (a bar on a terminal, else lines), True (a bar), False (nothing).
+`$GENPROOF_PROGRESS` overrides what None means: `lines`, `bar` or `off` (the pytest plugin sets
+`off` for its session unless it is set: a test's captured output is shown only when it fails).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Callable, Iterable, Iterator, TextIO, TypeVar
@@ -15,6 +18,7 @@ from typing import Callable, Iterable, Iterator, TextIO, TypeVar
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+ENV = "GENPROOF_PROGRESS"
 FIRST_LINE_S = 10.0  # off a terminal, the first line (with the estimate) comes after this warm-up
 EVERY_S = 30.0  # and then one line per this many seconds
 
@@ -36,7 +40,10 @@ class Progress:
         self.stream, self.clock = stream or sys.stderr, clock
         self.n, self.postfix = 0, {}
         terminal = getattr(self.stream, "isatty", lambda: False)()
-        self.mode = "off" if progress is False else "bar" if progress or terminal else "lines"
+        auto = os.environ.get(ENV) or ("bar" if terminal else "lines")
+        if auto not in ("bar", "lines", "off"):
+            raise ValueError(f"${ENV} must be bar, lines or off, got {auto!r}")
+        self.mode = "off" if progress is False else "bar" if progress else auto
         self.bar = None
         if self.mode == "bar":
             no_eta = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]"

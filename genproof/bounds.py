@@ -8,7 +8,7 @@ This is the user's main command. Its run is a record like every other (`empirica
 `<out>/fit-<hash>/` of `empirical.fit`. The bound families (`genproof.quantities.BOUND_FAMILIES`:
 VC, Rademacher, norm-based, PAC-Bayes, PAC-Bayes by backprop, stability, compression; `--list`
 shows them, in the table's order) are evaluated on the trained network (`genproof.network.Network`)
-by `genproof.quantities.evaluate`. Every row states its kind (`genproof.quantities.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
+by `genproof.catalog.evaluate`. Every row states its kind (`genproof.quantities.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
 a stochastic network's, or in expectation; a lower estimate of a bound (it can show vacuity, never
 certify); a measure without constants; or a family whose theorems do
 not cover the network, with the reason. The other columns follow from the kind: the errors of
@@ -35,9 +35,11 @@ from empirical.models import MODELS, ModelConfig, add_factory, build
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.train import TrainConfig
 
-from . import catalog, loaders, quantities
+from . import catalog, loaders
 from .network import Network, Recipe, dataset
-from .quantities import BOUND_FAMILIES, KINDS, UPPER_BOUNDS
+from .bounds_figure import figure  # noqa: F401  (bounds.figure: the table's figure)
+from .kinds import KINDS
+from .quantities import BOUND_FAMILIES
 from .report import markdown_table
 
 
@@ -194,7 +196,7 @@ def your_network(config: YourNetworkConfig, root: Path) -> Network:
 
 def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
     """Train or load the network (runs cached under the record root `out`) and evaluate the selected
-    quantities on it (`genproof.quantities.evaluate`); returns the run's summary: the measured
+    quantities on it (`genproof.catalog.evaluate`); returns the run's summary: the measured
     numbers and one row per row of the table (a quantity that does not apply says why in a row of
     kind "not-applicable")."""
     if isinstance(config, YourNetworkConfig):
@@ -205,7 +207,7 @@ def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
         net = Network.from_fit(config.fit, out, force=force)
         names = {"dataset": config.fit.data.name, "model": config.fit.model.name,
                  "fit_run": net.record.path.name}  # relative to the record root: a store can move
-    table = quantities.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
+    table = catalog.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
     not_evaluated = [{"family": f.name, "description": f.description, "cost": f.factory.cost_detail or f.factory.cost}
                      for f in table_families() if f not in config.selected()]
     result = {**names, **table.to_json(), "not_evaluated": not_evaluated}
@@ -273,56 +275,6 @@ def report_markdown(result: dict) -> str:
 
         text += "\n" + markdown(result["rrm"]) + f"\nRRM run: `{result['rrm']['run']}`\n"
     return text
-
-
-def figure(result: dict):
-    """The measured errors, every certificate (upper bounds, solid; a stochastic network's next to
-    its own sampled test error, a compressed network's next to its own test error) and every lower
-    estimate of a bound (hatched) on one log axis, with the lines of vacuity (1) and of a uniform
-    guess (1 - 1/K). Measures have no scale to share and are left out."""
-    import matplotlib.pyplot as plt
-
-    m = result["measured"]
-    names = ["train error", "test error", "gap"]
-    names, values, style = zip(*[(n, v, s) for n, v, s in zip(
-        names, [m["train_error"], m["test_error"], m["gap"]], [("C0", "C0", None), ("C1", "C1", None),
-                                                                ("C2", "C2", None)]) if v is not None])  # (face, edge, hatch)
-    names, values, style = list(names), list(values), list(style)
-    for b in result["bounds"]:
-        if b["kind"] in ("stochastic", "compressed") and b["test_error"] is not None:  # Q's or the compressed net's
-            names.append(f"test error of {'Q (sampled)' if b['kind'] == 'stochastic' else 'the compressed network'}, "
-                         f"{b['name']}")
-            values.append(b["test_error"])
-            style.append(("C4", "C4", None))
-        if b["kind"] in UPPER_BOUNDS + ("lower-estimate",):
-            names.append(b["name"])
-            values.append(b["value"])
-            style.append(("C3", "C3", None) if b["kind"] in UPPER_BOUNDS else ("white", "C3", "//"))
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):  # one bar per position, each label its own
-        seen[name] = seen.get(name, 0) + 1
-        names[i] = name if seen[name] == 1 else f"{name} ({seen[name]})"
-    floor = 1e-4  # a zero error is drawn at the floor of the log axis
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4.2))
-    bars = ax.bar(range(len(names)), [max(v, floor) for v in values], color=[s[0] for s in style],
-                  edgecolor=[s[1] for s in style], hatch=[s[2] for s in style], tick_label=names)
-    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2)
-    ax.axhline(1.0, color="k", ls="--", lw=1, label="vacuous at or above 1")
-    ax.axhline(m["uniform_guess_error"], color="0.4", ls=":", lw=1.2,
-               label=f"uniform guess, 1 - 1/K = {m['uniform_guess_error']:.3g}")
-    kinds = {b["kind"] for b in result["bounds"]}
-    if kinds & {"stochastic", "compressed"}:
-        ax.bar([0], [0], color="C4", label="test error of what a certificate bounds")
-    if kinds & set(UPPER_BOUNDS):
-        ax.bar([0], [0], color="C3", label="upper bound (certificate)")
-    if "lower-estimate" in kinds:
-        ax.bar([0], [0], color="white", edgecolor="C3", hatch="//", label="lower estimate of a bound")
-    ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
-           title=f"{result['model']} on {result['dataset']} ({m['n_train']:,} train / {m['n_test']:,} test examples)")
-    ax.tick_params(axis="x", labelrotation=30)
-    plt.setp(ax.get_xticklabels(), ha="right")
-    ax.legend(fontsize=8)
-    return fig
 
 
 def run(config: BoundsConfig, out: str | os.PathLike | None = None, force: bool = False) -> Record:

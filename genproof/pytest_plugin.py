@@ -47,6 +47,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.stash[VERDICTS] = []
+    # training's progress lines (empirical.progress) would only pad the output pytest shows for a
+    # failure: off for the session, unless the user chose otherwise (GENPROOF_PROGRESS=lines)
+    os.environ.setdefault("GENPROOF_PROGRESS", "off")
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
 

@@ -60,10 +60,11 @@ from empirical.models import ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.train import TrainConfig
 
+from .catalog import evaluate
 from .measures import MEASURES, defaults
-from .quantities import COSTS, evaluate
-from .ranking import kendall_tau
 from .network import Network
+from .quantities import COSTS
+from .ranking import kendall_tau
 
 REPLICATE = "seed"  # the axis of repeated runs: grouped over, never a hyperparameter of its own
 MIN_ESS = 12.0  # Dziugaite et al.'s minimum effective sample size of an environment (their scripts' default)

@@ -17,8 +17,8 @@ from empirical.pbb import stages
 from empirical.subspace import SubspaceConfig
 from empirical.train import TrainConfig
 from genproof import Network, Recipe, evaluate
-from genproof.catalog import ordered
-from genproof.quantities import KINDS, QUANTITIES, describe
+from genproof.catalog import describe, ordered
+from genproof.quantities import KINDS, QUANTITIES
 
 
 def mlp(input_shape, num_classes):

@@ -3,6 +3,7 @@ an "at most" estimate where the work may stop early, and nothing when told to be
 
 import io
 
+import pytest
 import torch
 
 from empirical import progress as progress_module
@@ -16,6 +17,12 @@ class Clock:
 
     def __call__(self):
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def progress_env(monkeypatch):
+    """What progress=None means outside pytest (the plugin turns the lines off for its session)."""
+    monkeypatch.delenv(progress_module.ENV, raising=False)
 
 
 def test_lines_off_a_terminal_estimate_the_time_left_from_the_rate_so_far():
@@ -69,3 +76,13 @@ def test_the_training_loop_reports_through_it(monkeypatch, capsys):
     assert [line.split(" after ")[0] for line in lines[:3]] == ["train: 1/3 steps", "train: 2/3 steps", "train: 3/3 steps"]
     assert lines[-1].startswith("train: done, 3 steps in ")
     assert list(progress(range(3), "runs", "run", progress=False)) == [0, 1, 2]
+
+
+def test_the_environment_chooses_what_none_means(monkeypatch):
+    log, clock = io.StringIO(), Clock()
+    monkeypatch.setenv(progress_module.ENV, "off")
+    assert Progress(10, "train", stream=log, clock=clock).mode == "off"
+    assert Progress(10, "train", progress=True, stream=log, clock=clock).mode == "bar"  # asked for, shown
+    monkeypatch.setenv(progress_module.ENV, "loud")
+    with pytest.raises(ValueError, match="GENPROOF_PROGRESS must be bar, lines or off"):
+        Progress(10, "train", stream=log, clock=clock)
