@@ -100,8 +100,13 @@ def per_example_gradients(module: nn.Module, loss: MinibatchLoss, x: torch.Tenso
     the batch) in the trainable parameters of `module`, for one batch (split it yourself, or use
     `coherence_moments`, to bound memory). `method`: "outer" (the layer factors, where `factored`),
     "vmap" (any module), "auto" (outer where it applies)."""
-    method = _resolve(module, x, y, method)
-    return _outer(module, loss, x, y) if method == "outer" else _vmap(module, loss, x, y)
+    if _resolve(module, x, y, method) == "outer":
+        try:
+            return _outer(module, loss, x, y)
+        except LayerReused:
+            if method == "outer":
+                raise
+    return _vmap(module, loss, x, y)  # "auto" on a network that applies a layer twice comes here too
 
 
 def _resolve(module: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str) -> str:
@@ -119,6 +124,10 @@ def _resolve(module: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str) -
     return method
 
 
+class LayerReused(ValueError):
+    """A layer is applied more than once in the forward pass: the layer factors do not apply ("auto" uses vmap)."""
+
+
 def _outer_factors(module, loss, x, y) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
     """Per layer with trainable parameters: (layer, backpropagated error of m * loss at its output, its
     input), from one forward and one backward pass over the m examples."""
@@ -129,7 +138,7 @@ def _outer_factors(module, loss, x, y) -> dict[str, tuple[nn.Module, torch.Tenso
     def keep(name):
         def hook(_, args, out):
             if name in outputs:  # a layer applied twice sums two factor products: not one outer product
-                raise ValueError(f"layer {name!r} is applied more than once in the forward pass: "
+                raise LayerReused(f"layer {name!r} is applied more than once in the forward pass: "
                                  f"its per-example gradients are not one outer product; use method='vmap'")
             inputs[name] = args[0].detach()
             outputs[name] = out
@@ -239,7 +248,16 @@ def coherence_moments(module: nn.Module, loss: MinibatchLoss, x: torch.Tensor, y
     of `chunk` examples (memory O(chunk x parameters) for any m), in float64."""
     if chunk <= 0:
         raise ValueError(f"chunk must be a positive number of examples, got {chunk}")
-    method = _resolve(module, x, y, method)
+    if _resolve(module, x, y, method) == "outer":
+        try:
+            return _moments(module, loss, x, y, chunk, "outer")
+        except LayerReused:
+            if method == "outer":
+                raise
+    return _moments(module, loss, x, y, chunk, "vmap")
+
+
+def _moments(module, loss, x, y, chunk: int, method: str) -> dict[str, dict[str, float]]:
     sums: dict[str, torch.Tensor] = {}
     sq: dict[str, float] = {}
     for i in range(0, len(x), chunk):

@@ -86,12 +86,16 @@ def test_layer_factors_of_convolutions_and_batch_norm_match_a_loop(case):
         assert outer[k]["sq_mean"] == pytest.approx(vm[k]["sq_mean"], rel=1e-10)
 
 
-def test_a_layer_applied_twice_is_refused_by_the_layer_factors():
+def test_a_layer_applied_twice_is_refused_by_the_layer_factors_and_auto_uses_vmap():
     lin = nn.Linear(6, 6).double()
     twice = nn.Sequential(lin, nn.ReLU(), lin, nn.Linear(6, 3)).double()
     x, y = _data()
+    loss = lambda a, b: cross_entropy(twice, a, b)  # noqa: E731
     with pytest.raises(ValueError, match="more than once"):
-        per_example_gradients(twice, lambda a, b: cross_entropy(twice, a, b), x, y, "outer")
+        per_example_gradients(twice, loss, x, y, "outer")
+    auto, vm = per_example_gradients(twice, loss, x, y), per_example_gradients(twice, loss, x, y, "vmap")
+    assert all(torch.equal(auto[k], vm[k]) for k in vm)  # "auto" falls back to vmap
+    assert coherence_moments(twice, loss, x, y) == coherence_moments(twice, loss, x, y, method="vmap")
 
 
 def test_micro_batches_give_the_same_moments():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from empirical import cli
+from empirical import cli, trackers
 
 from . import select
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.new_parser("python -m genproof.claims", __doc__)
     cli.add_tier_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     parser.add_argument("--ledger", type=Path, default=Path("ledger"), metavar="DIR",
                         help="folder for the ledger claims.md and claims.json (default ./ledger, in the current "
                              "folder; the runs go under --out)")
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(verdict_text(verdicts[-1]), flush=True)
             md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
         print(f"ledger: {md.resolve()} and {js.resolve()}")
+        ledger = {"tier": args.tier, "claims": {v.claim: v.to_json() for v in verdicts}}
+        cli.log_entries(args, [trackers.from_json(f"claims-{args.tier}", ledger, {"claims.md": md.read_text()})])
         return int(any(v.expected_to_hold and not v.holds for v in verdicts))
 
     return cli.run_command(command)
