@@ -1,9 +1,9 @@
 """Per-example gradients: genproof's methods (`empirical.gradients`: the layer factors, "outer", and
 `torch.func`, "vmap") beside BackPACK and Opacus and a Python loop of backward passes, in one run.
 
-Two networks on digits-shaped inputs (1x8x8, 10 classes), in eval mode: chatterjee2020's quick
-MLP (64-512-10) and genproof's small CNN (two 3x3 convolutions with BatchNorm on running statistics,
-max pooling, a linear head). Every method produces the m per-example gradients of the cross-entropy
+Three networks on digits-shaped inputs (1x8x8, 10 classes), in eval mode: chatterjee2020's quick
+MLP (64-512-10), genproof's small CNN (two 3x3 convolutions with BatchNorm on running statistics,
+max pooling, a linear head) and the same CNN without BatchNorm (which Opacus refuses). Every method produces the m per-example gradients of the cross-entropy
 and reduces them to the coherence moments (||sum of the gradients / m||^2 and the mean squared norm),
 in micro-batches of `--chunk` examples:
 - formed: the (chunk, *parameter) gradients exist, as winsorized GD needs them: the loop (one forward
@@ -14,7 +14,7 @@ in micro-batches of `--chunk` examples:
   ordinary gradient (the sum).
 Before timing, every method is checked against the loop (1e-4 relative, float32 gradients); one that
 cannot run on a network (a missing package, a layer it refuses) gets a row saying why. Reported:
-seconds per m examples (best of `--repeats`), and the ratio of the loop's time to each method's
+seconds per m examples (best of `--repeats`, the methods of a network timed in turn), and the ratio of the loop's time to each method's
 within the same run, with the load average (the machine may be shared).
 
     python benchmarks/per_example_grads.py [--m 256] [--chunk 128] [--threads 1] [--device cpu] [--write]
@@ -34,6 +34,7 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import torch
+from torch import nn
 
 from empirical.gradients import coherence_moments, per_example_gradients
 from empirical.models import ModelConfig, build
@@ -130,15 +131,18 @@ def opacus_formed(net):
     return run
 
 
-def best_of(f, repeats: int) -> float:
-    times = []
+def best_of_interleaved(runs: dict, repeats: int) -> dict[str, float]:
+    """The best of `repeats` seconds of each function, the functions taken in turn within each repeat, so
+    that a change of load on a shared machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, f in runs.items():
+            start = time.perf_counter()
+            f()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
 def methods(net):
@@ -158,7 +162,7 @@ def methods(net):
 
 
 def bench(label, net, x, y, args) -> list[str]:
-    rows, seconds = [], {}
+    rows, runs = [], {}
     ref = loop(net, x, y, args.chunk)
     for name, kind, f in methods(net):
         if isinstance(f, str):
@@ -172,8 +176,9 @@ def bench(label, net, x, y, args) -> list[str]:
         bad = [k for k in ("mean_sq", "sq_mean") if abs(got[k] - ref[k]) > 1e-4 * abs(ref[k])]
         if bad:
             raise SystemExit(f"{label}, {name} disagrees with the loop on {bad}: {got} against {ref}")
-        seconds[name] = best_of(lambda: f(net, x, y, args.chunk), args.repeats)
+        runs[name] = lambda f=f: f(net, x, y, args.chunk)
         rows.append((name, kind, None))
+    seconds = best_of_interleaved(runs, args.repeats)
     base = seconds["loop of backward passes"]
     return [f"| {label} | {name} | {kind} | " + (f"{seconds[name]:.4f} | {base / seconds[name]:.1f} |" if why is None
                                                   else f"{why} | |") for name, kind, why in rows]
@@ -192,7 +197,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=128, help="micro-batch size of every method but the loop")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timings of each method, taken in turn with the others")
     parser.add_argument("--write", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -201,8 +206,12 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(args.m, 1, 8, 8, generator=g).to(device)  # digits-shaped inputs
     y = torch.randint(0, 10, (args.m,), generator=g).to(device)
+    torch.manual_seed(0)
     nets = {"MLP 64-512-10": build(ModelConfig("mlp", width=512, depth=1), (1, 8, 8), 10, seed=0),
-            "CNN 32-64 + BatchNorm": build(ModelConfig("cnn", channels=32), (1, 8, 8), 10, seed=0)}
+            "CNN 32-64 + BatchNorm": build(ModelConfig("cnn", channels=32), (1, 8, 8), 10, seed=0),
+            "CNN 32-64, no BatchNorm": nn.Sequential(  # the same without BatchNorm, which Opacus refuses
+                nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))}
     with torch.no_grad():  # running statistics other than (0, 1), so that BatchNorm's eval map is not the identity
         nets["CNN 32-64 + BatchNorm"].train()(torch.rand(512, 1, 8, 8, generator=g))
     load = os.getloadavg()
@@ -217,7 +226,7 @@ def main() -> None:
             f"{_version('backpack-for-pytorch')}, opacus {_version('opacus')}, python {platform.python_version()}", "",
             f"`python benchmarks/per_example_grads.py --m {args.m} --chunk {args.chunk} --threads {args.threads} "
             f"--device {args.device}`: m = {args.m} digits-shaped examples, micro-batches of {args.chunk}, best of "
-            f"{args.repeats}; every method agrees with the loop on the coherence moments to 1e-4 relative (float32 "
+            f"{args.repeats} (the methods of a network timed in turn); every method agrees with the loop on the coherence moments to 1e-4 relative (float32 "
             f"gradients). formed: the per-example gradients exist; moments: sums and squared norms only.", "",
             "| network | method | produces | seconds per m examples | x the loop |", "|---|---|---|---|---|"]
     publish("\n".join(head + lines) + "\n", args.write)

@@ -188,8 +188,9 @@ def _layer_gradients(layer, delta, inp) -> dict[str, torch.Tensor]:
             out["bias"] = d.sum(2)
         return out
     d, a = _patches(layer, inp, delta)
-    if layer.weight.requires_grad:
-        out["weight"] = torch.einsum("mop,mkp->mok", d, a).reshape(m, *layer.weight.shape)
+    if layer.weight.requires_grad:  # at one position (a Linear layer on vectors) an outer product
+        g = d[:, :, 0, None] * a[:, None, :, 0] if d.shape[2] == 1 else torch.einsum("mop,mkp->mok", d, a)
+        out["weight"] = g.reshape(m, *layer.weight.shape)
     if layer.bias is not None and layer.bias.requires_grad:
         out["bias"] = d.sum(2)
     return out
@@ -212,32 +213,33 @@ def _weight_moments(d: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, flo
     (_, o, p), k = d.shape, a.shape[1]
     if p == 1:
         d, a = d[:, :, 0], a[:, :, 0]
-        return (d.T @ a).flatten(), (d.pow(2).sum(1) * a.pow(2).sum(1)).sum().item()
+        return (d.T @ a).flatten().double(), (d.pow(2).sum(1) * a.pow(2).sum(1)).sum().item()
     total = torch.einsum("mop,mkp->ok", d, a).flatten()
     if 2 * p * p < o * k:
         squares = (torch.einsum("mop,moq->mpq", d, d) * torch.einsum("mkp,mkq->mpq", a, a)).sum()
     else:
         squares = torch.einsum("mop,mkp->mok", d, a).pow(2).sum()
-    return total, squares.item()
+    return total.double(), squares.item()
 
 
 def _outer_moments(module, loss, x, y) -> dict[str, tuple[torch.Tensor, float]]:
-    """{parameter: (sum_i g_i, sum_i ||g_i||^2)} from the layer factors, in float64, the weight
-    gradients of Linear and convolution layers never formed where `_weight_moments` avoids it."""
+    """{parameter: (sum_i g_i, sum_i ||g_i||^2)} from the layer factors, the weight gradients of Linear
+    and convolution layers never formed where `_weight_moments` avoids it; computed in the network's
+    precision (that of its gradients), returned in float64 for accumulation over micro-batches."""
     out = {}
     for name, (m, delta, inp) in _outer_factors(module, loss, x, y).items():
         prefix = f"{name}." if name else ""
-        delta, inp = delta.detach().double(), inp.double()
+        delta = delta.detach()
         if isinstance(m, nn.modules.batchnorm._BatchNorm):  # per channel: (m, C), small
             grads = _layer_gradients(m, delta, inp)
-            out.update({f"{prefix}{k}": (g.sum(0), g.pow(2).sum().item()) for k, g in grads.items()})
+            out.update({f"{prefix}{k}": (g.sum(0).double(), g.pow(2).sum().item()) for k, g in grads.items()})
             continue
         d, a = _patches(m, inp, delta)
         if m.weight.requires_grad:
             out[f"{prefix}weight"] = _weight_moments(d, a)
         if m.bias is not None and m.bias.requires_grad:
             bias = d.sum(2)
-            out[f"{prefix}bias"] = (bias.sum(0), bias.pow(2).sum().item())
+            out[f"{prefix}bias"] = (bias.sum(0).double(), bias.pow(2).sum().item())
     return out
 
 
@@ -245,7 +247,8 @@ def coherence_moments(module: nn.Module, loss: MinibatchLoss, x: torch.Tensor, y
                       chunk: int = 128, method: str = "auto") -> dict[str, dict[str, float]]:
     """Per parameter tensor and for the whole network ("all"): `mean_sq` = ||(1/m) sum_i g_i||^2 and
     `sq_mean` = (1/m) sum_i ||g_i||^2 over the m examples of (x, y), accumulated over micro-batches
-    of `chunk` examples (memory O(chunk x parameters) for any m), in float64."""
+    of `chunk` examples (memory O(chunk x parameters) for any m): each micro-batch in the precision of
+    the network's gradients, the sums over micro-batches in float64."""
     if chunk <= 0:
         raise ValueError(f"chunk must be a positive number of examples, got {chunk}")
     if _resolve(module, x, y, method) == "outer":
