@@ -79,40 +79,30 @@ def _sum_loss(net, x, y):
     return cross_entropy(net, x, y) * len(x)  # the sum of the per-example losses: no 1/m in the packages' outputs
 
 
+def _backpack(net, extension: str, take):
+    """BackPACK's `extension` (BatchGrad, BatchL2Grad) on each micro-batch, `take(parameters)` -> (sum, squares)."""
+    from backpack import backpack, extend, extensions
+
+    net = extend(copy.deepcopy(net))
+
+    def run(_, x, y, chunk) -> Moments:
+        parts = []
+        for i in range(0, len(x), chunk):
+            net.zero_grad()
+            with backpack(getattr(extensions, extension)()):
+                _sum_loss(net, x[i:i + chunk], y[i:i + chunk]).backward()
+            parts.append(take(list(net.parameters())))
+        return moments(parts, len(x))
+    return run
+
+
 def backpack_formed(net):
-    from backpack import backpack, extend
-    from backpack.extensions import BatchGrad
-
-    net = extend(copy.deepcopy(net))
-
-    def run(_, x, y, chunk) -> Moments:
-        parts = []
-        for i in range(0, len(x), chunk):
-            net.zero_grad()
-            with backpack(BatchGrad()):
-                _sum_loss(net, x[i:i + chunk], y[i:i + chunk]).backward()
-            parts.append(reduce(p.grad_batch for p in net.parameters()))
-        return moments(parts, len(x))
-    return run
+    return _backpack(net, "BatchGrad", lambda ps: reduce(p.grad_batch for p in ps))
 
 
-def backpack_moments(net):
-    from backpack import backpack, extend
-    from backpack.extensions import BatchL2Grad
-
-    net = extend(copy.deepcopy(net))
-
-    def run(_, x, y, chunk) -> Moments:
-        parts = []
-        for i in range(0, len(x), chunk):
-            net.zero_grad()
-            with backpack(BatchL2Grad()):
-                _sum_loss(net, x[i:i + chunk], y[i:i + chunk]).backward()
-            ps = list(net.parameters())
-            parts.append((torch.cat([p.grad.flatten().double() for p in ps]),
-                          sum(p.batch_l2.double().sum().item() for p in ps)))
-        return moments(parts, len(x))
-    return run
+def backpack_moments(net):  # the ordinary gradient is the sum; batch_l2 the squared norms
+    return _backpack(net, "BatchL2Grad", lambda ps: (torch.cat([p.grad.flatten().double() for p in ps]),
+                                                     sum(p.batch_l2.double().sum().item() for p in ps)))
 
 
 def opacus_formed(net):
