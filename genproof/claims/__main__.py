@@ -2,11 +2,13 @@
 (or those matching `--only`) and write the ledger `DIR/claims.md` and `DIR/claims.json` (default
 DIR: `ledger/` in the current folder), rewritten after every claim so that a run stopped midway keeps
 the verdicts it reached. Training runs are cached under the record root `--out`
-(default `empirical.records.default_root()`, as in every tool). The exit status is 1 when a claim
+(default `empirical.records.default_root()`, as in every tool). `--log tensorboard|mlflow` copies the
+ledger to a tracker (`empirical.trackers`). The exit status is 1 when a claim
 that is expected to hold does not, 2 on a bad argument."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             print(verdict_text(verdicts[-1]), flush=True)
             md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
         print(f"ledger: {md.resolve()} and {js.resolve()}")
-        ledger = {"tier": args.tier, "claims": {v.claim: v.to_json() for v in verdicts}}
+        ledger = json.loads(js.read_text())  # the tracker's copy is read from the ledger, keyed by claim id
+        ledger["claims"] = {v["claim"]: v for v in ledger["claims"]}
         cli.log_entries(args, [trackers.from_json(f"claims-{args.tier}", ledger, {"claims.md": md.read_text()})])
         return int(any(v.expected_to_hold and not v.holds for v in verdicts))
 
