@@ -19,6 +19,9 @@ What a tracker run holds (`Entry`, from `from_record` or `from_json`):
 - `texts`: the record's markdown (`bounds.md`, `claims.md`), as MLflow text artifacts and
   TensorBoard texts.
 
+One tracker run per record, named after it: logging a record again (after `--force`, say) replaces
+its earlier copy (TensorBoard: the run's event files; MLflow: the run of that name, deleted).
+
 Install with `pip install genproof[tensorboard]` or `genproof[mlflow]`; the command-line tools take
 `--log tensorboard|mlflow` and `--log-dir DIR` (default: `tensorboard/` or `mlruns/` under the
 record root); the API is `log(entry, tracker, to)`.
@@ -116,6 +119,8 @@ def _tensorboard(entry: Entry, to: Path) -> str:
     from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
 
     folder = to / entry.name
+    for old in folder.glob("events.out.tfevents.*"):  # an earlier copy of this record: replaced, not doubled
+        old.unlink()
     writer = SummaryWriter(log_dir=str(folder))
     try:
         for step, numbers in _steps(entry.series):
@@ -166,6 +171,8 @@ def _mlflow_run(entry: Entry, to: Path) -> str:
     client = MlflowClient(tracking_uri=to.resolve().as_uri())
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    for old in client.search_runs([experiment_id], filter_string=f"attributes.run_name = '{entry.name}'"):
+        client.delete_run(old.info.run_id)  # an earlier copy of this record: replaced, not doubled
     run = client.create_run(experiment_id, run_name=entry.name)
     now = int(time.time() * 1000)
     metrics = [Metric(mlflow_key(k), v, now, step) for step, numbers in _steps(entry.series) for k, v in numbers.items()]

@@ -70,6 +70,10 @@ def test_tensorboard_event_files_read_back_as_the_record(tmp_path):
         assert summary[k] == [(0, pytest.approx(want, rel=1e-7))]
     assert texts["bounds.md/text_summary"] == record.path.joinpath("bounds.md").read_text()
     assert "    bounds/1/vacuity = vacuous" in texts["params/text_summary"].splitlines()
+    again = trackers.Entry(record.path.name, scalars={"measured/gap": 0.5})  # the record computed again
+    assert trackers.log(again, "tensorboard", tmp_path / "tb") == folder
+    scalars, _ = _tensorboard_readback(folder)
+    assert scalars == {"summary/measured/gap": [(0, 0.5)]}  # the earlier copy replaced, not doubled
 
 
 def _mlflow_client(to, monkeypatch):
@@ -96,6 +100,9 @@ def test_mlflow_file_store_reads_back_as_the_record(tmp_path, monkeypatch):
     assert run.data.params["bounds/0/vacuity"] == "vacuous" and run.data.params["dataset"] == "digits"
     local = client.download_artifacts(run_id, "bounds.md", str(tmp_path))
     assert open(local).read() == record.path.joinpath("bounds.md").read_text()
+    again = trackers.log(trackers.Entry("fit-abc", scalars={"measured/gap": 0.5}), "mlflow", tmp_path / "mlruns")
+    (run,) = client.search_runs([run.info.experiment_id])  # the earlier copy replaced, not doubled
+    assert run.info.run_id == again and run.data.metrics == {"summary/measured/gap": 0.5}
 
 
 def test_a_failure_to_log_is_a_warning_and_the_record_is_untouched(tmp_path, monkeypatch):
