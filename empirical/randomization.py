@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 
-from empirical import cli
+from empirical import cli, trackers
 from empirical.corruptions import parse_kind
 from empirical.data import DATASETS
 from empirical.fit import DataConfig, FitConfig, fit
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=cli.positive_int, help="step budget (default by tier)")
     cli.add_device_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, help="train again even where the record root has the run")
     args = parser.parse_args(argv)
 
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         record = run(config, args.out, force=args.force)
         print(table(record.summary))
         print(f"written: {record.path}")
+        cli.log_entries(args, [trackers.from_record(record)])
         return 0
 
     return cli.run_command(command)

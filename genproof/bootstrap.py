@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_seeds_option(parser, default=None)
     cli.add_device_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "train again even where the record root has the runs")
     args = parser.parse_args(argv)
 
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, data=cli.with_sizes(config.data, args), train=train, seeds=args.seeds or config.seeds)
         return report(config, args.out, force=args.force)
 
-    return cli.run_report(make, markdown)
+    return cli.run_report(make, markdown, args=args)
 
 
 if __name__ == "__main__":

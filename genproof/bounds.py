@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from empirical import cli
+from empirical import cli, trackers
 from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import MODELS, ModelConfig, add_factory, build
@@ -326,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_device_option(parser)
     cli.add_tier_option(parser, help="quick: a 1x512 MLP on the CPU; full: ResNet-18 on the image data sets")
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, help="train and evaluate again even where the record root has the runs")
     parser.add_argument("--list", action="store_true", help="list the data sets, models and bound families and exit")
     parser.add_argument("--families", metavar="NAMES",
@@ -356,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"--force computes it again")
         else:
             print(f"written: {record.path}/ {files}")
+        fit = record.summary["fit_run"]  # the network's training run, relative to the record root; None for --weights
+        runs = ([Record.load(record.path.parent / fit)] if fit else []) + [record]
+        cli.log_entries(args, [trackers.from_record(r) for r in runs])
         return 0
 
     return cli.run_command(command)

@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_tier_option(parser)
     cli.add_seeds_option(parser, default=None)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "train again even where the record root has the runs")
     args = parser.parse_args(argv)
 
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, data=cli.with_sizes(config.data, args), seeds=args.seeds or config.seeds)
         return report(config, args.out, force=args.force)
 
-    return cli.run_report(make, markdown, written=" (figure: m_coherence.png)")
+    return cli.run_report(make, markdown, written=" (figure: m_coherence.png)", args=args)
 
 
 if __name__ == "__main__":

@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=cli.positive_int, default=1, help="threads per run (default %(default)s)")
     cli.add_device_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "write the study record again from the recorded runs")
     args = parser.parse_args(argv)
 
@@ -445,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                    threads=args.threads, force=args.force)
 
     try:
-        return cli.run_report(make, markdown, written=" (study.md, study.png, summary.json)")
+        return cli.run_report(make, markdown, written=" (study.md, study.png, summary.json)", args=args)
     except StudyIncomplete as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -121,3 +121,28 @@ def test_cli_writes_the_ledger_and_its_exit_status_reports_failures(tmp_path, mo
     assert cli.main(["--list"]) == 0 and "zhang2017.random-labels" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["--only", "nobody.*"])
+
+
+def test_cli_logs_the_ledger_to_mlflow_as_claims_json_says(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install genproof[mlflow])")
+    from mlflow.tracking import MlflowClient
+
+    from empirical import trackers
+
+    _with_toy_claim(monkeypatch)
+    where = ["--out", str(tmp_path / "runs"), "--ledger", str(tmp_path), "--log-dir", str(tmp_path / "mlruns")]
+    assert cli.main(["--only", "test.*", *where, "--log", "mlflow"]) == 0
+    assert "logged to mlflow: claims-quick" in capsys.readouterr().out
+    monkeypatch.setenv(trackers.ALLOW, "true")  # MLflow 3 reads its file store only with this opt-out
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name(trackers.EXPERIMENT).experiment_id])
+    ledger = json.loads((tmp_path / "claims.json").read_text())
+    (verdict,) = ledger["claims"]
+    key = f"summary/claims/{verdict['claim']}"
+    assert run.info.run_name == "claims-quick"
+    assert run.data.metrics[f"{key}/holds"] == float(verdict["holds"]) == 1.0
+    assert run.data.metrics[f"{key}/measured/value"] == verdict["measured"]["value"]
+    assert run.data.metrics[f"{key}/tolerances/max_value"] == verdict["tolerances"]["max_value"]
+    assert run.data.params[f"claims/{verdict['claim']}/statement"] == verdict["statement"]
+    local = client.download_artifacts(run.info.run_id, "claims.md", str(tmp_path / "back"))
+    assert open(local).read() == (tmp_path / "claims.md").read_text()

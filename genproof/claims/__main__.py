@@ -2,15 +2,17 @@
 (or those matching `--only`) and write the ledger `DIR/claims.md` and `DIR/claims.json` (default
 DIR: `ledger/` in the current folder), rewritten after every claim so that a run stopped midway keeps
 the verdicts it reached. Training runs are cached under the record root `--out`
-(default `empirical.records.default_root()`, as in every tool). The exit status is 1 when a claim
+(default `empirical.records.default_root()`, as in every tool). `--log tensorboard|mlflow` copies the
+ledger to a tracker (`empirical.trackers`). The exit status is 1 when a claim
 that is expected to hold does not, 2 on a bad argument."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
-from empirical import cli
+from empirical import cli, trackers
 
 from . import select
 
@@ -19,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.new_parser("python -m genproof.claims", __doc__)
     cli.add_tier_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     parser.add_argument("--ledger", type=Path, default=Path("ledger"), metavar="DIR",
                         help="folder for the ledger claims.md and claims.json (default ./ledger, in the current "
                              "folder; the runs go under --out)")
@@ -49,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             print(verdict_text(verdicts[-1]), flush=True)
             md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
         print(f"ledger: {md.resolve()} and {js.resolve()}")
+        ledger = json.loads(js.read_text())  # the tracker's copy is read from the ledger, keyed by claim id
+        ledger["claims"] = {v["claim"]: v for v in ledger["claims"]}
+        cli.log_entries(args, [trackers.from_json(f"claims-{args.tier}", ledger, {"claims.md": md.read_text()})])
         return int(any(v.expected_to_hold and not v.holds for v in verdicts))
 
     return cli.run_command(command)
