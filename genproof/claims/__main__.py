@@ -1,9 +1,12 @@
 """`python -m genproof.claims --tier quick [--out ROOT] [--ledger DIR]`: check every registered claim
-(or those matching `--only`) and write the ledger `DIR/claims.md` and `DIR/claims.json` (default
-DIR: `ledger/` in the current folder), rewritten after every claim so that a run stopped midway keeps
-the verdicts it reached. Training runs are cached under the record root `--out`
-(default `empirical.records.default_root()`, as in every tool). The exit status is 1 when a claim
-that is expected to hold does not, 2 on a bad argument."""
+(or those matching `--only`, in the order of the patterns) and write the ledger `DIR/claims.md` and
+`DIR/claims.json` (default DIR: `ledger/` in the current folder), rewritten after every claim so
+that a run stopped midway keeps the verdicts it reached. Training runs are cached under the record
+root `--out` (default `empirical.records.default_root()`, as in every tool). `--rehearse` runs each
+setting shrunk to tiny sizes (`empirical.rehearsal.shrink`): the tier's code paths on a CPU, in
+seconds, with verdicts that say nothing about the claims (the ledger's tier reads "full
+(rehearsal)"). The exit status is 1 when a claim that is expected to hold does not (never in a
+rehearsal), 2 on a bad argument."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 
 from empirical import cli
+from empirical.rehearsal import shrink
 
 from . import select
 
@@ -23,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the ledger claims.md and claims.json (default ./ledger)")
     parser.add_argument("--only", nargs="*", metavar="PATTERN", help="claim ids or shell patterns (zhang2017.*)")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument("--rehearse", action="store_true",
+                        help="run every setting shrunk to tiny sizes: the code paths, not the claims")
     args = parser.parse_args(argv)
 
     from ..report import verdict_word, write_ledger
@@ -36,15 +42,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{c.id:45s} {c.source}")
         return 0
 
+    tier = f"{args.tier} (rehearsal)" if args.rehearse else args.tier
+
     def command() -> int:
         verdicts = []
         for i, claim in enumerate(claims, 1):
-            print(f"[{i}/{len(claims)}] {claim.id} ({args.tier}) ...", flush=True)
-            verdicts.append(claim.check(args.tier, args.out))
+            print(f"[{i}/{len(claims)}] {claim.id} ({tier}) ...", flush=True)
+            if args.rehearse:
+                verdicts.append(claim.judge(shrink(claim.settings[args.tier]), tier, args.out))
+            else:
+                verdicts.append(claim.check(args.tier, args.out))
             print(f"    {verdict_word(verdicts[-1])}: {verdicts[-1].explain()}", flush=True)
-            md, js = write_ledger(verdicts, args.tier, args.ledger)  # after every claim: a killed run keeps its verdicts
+            md, js = write_ledger(verdicts, tier, args.ledger)  # after every claim: a killed run keeps its verdicts
         print(f"ledger: {md} and {js}")
-        return int(any(v.expected_to_hold and not v.holds for v in verdicts))
+        return int(not args.rehearse and any(v.expected_to_hold and not v.holds for v in verdicts))
 
     return cli.run_command(command)
 
