@@ -349,3 +349,28 @@ def test_new_fields_at_their_defaults_leave_the_hashes_as_they_were():
                     seed=3)
     assert config_hash(fit) == "e95e5983228b"
     assert config_hash(TrainConfig(lr=0.1, device="cpu", compile=False)) != "01e520dae238"
+
+
+def test_a_compiled_model_trains_and_evaluates_as_the_eager_one(monkeypatch):
+    """The loop's compiled path (one graph per mode, the batch size dynamic, evaluation through the
+    compiled module) on the CPU: dynamo captures the graphs and, with its "eager" backend (no code
+    generation, so the test takes a second), the numbers are the eager loop's."""
+    import dataclasses
+    import functools
+
+    from torch._dynamo.utils import counters
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 1, 8, 8, generator=g), torch.arange(40) % 3
+    cnn = ModelConfig("cnn", channels=4)
+    cfg = TrainConfig(lr=0.05, batch_size=16, max_steps=6, stop_at_fit=False, progress=False)  # 16, 16, 8 a pass
+    eager = train(build(cnn, (1, 8, 8), 3, seed=0), (x, y), cfg, evals={"train": (x, y)})
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = train(build(cnn, (1, 8, 8), 3, seed=0), (x, y), dataclasses.replace(cfg, compile=True),
+                     evals={"train": (x, y)})
+    assert counters["stats"]["unique_graphs"] >= 2  # a graph for training, one for evaluation
+    for a, b in zip(eager.history, compiled.history, strict=True):
+        assert b["train_acc"] == a["train_acc"] and b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
+        assert b["batch_loss"] == pytest.approx(a["batch_loss"], rel=1e-5)
