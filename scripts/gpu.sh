@@ -66,10 +66,11 @@
 #   1. throughput   200 steps x 512 images x 3.33 GFLOP = 341 TFLOP: 4 s, after a warm-up of 10 steps that
 #                   compiles (~40 s); with imports and the FLOP count, ~60 s of the 132 s stage.
 #   2. memorization an epoch of 60,000 images is 164 TFLOP of steps (2.0 s) and 55 TFLOP of evaluation on
-#                   the training set (0.7 s at the same rate); random labels fitting in ~15 epochs (the
-#                   fit-time factor of 2 to 3 that zhang2017 reports, on ~5 to 7 epochs for true labels):
-#                   ~40 s random, ~15 s true, plus ~60 s of compiling (train and eval graphs for the new
-#                   shape): ~120 s of the 171 s stage; the random-label run gets 60% of what is left.
+#                   the training set (0.7 s at the same rate); guessing ~15 epochs to fit random labels
+#                   and ~5 for true ones (zhang2017 says "a small constant factor", Figure 1b; its values
+#                   were not read): ~40 s random, ~15 s true, plus ~60 s of compiling (train and eval
+#                   graphs for the new shape): ~120 s of the 171 s stage; the random-label run gets 60%
+#                   of the time left after the warm-up, the true one the rest.
 #   3. bounds       CIFAR-10 subset: 1,000 steps x 256 x 3.33 GFLOP = 853 TFLOP (10 s) and Fashion-MNIST:
 #                   1,500 steps x 256 x 2.73 = 1,048 TFLOP (13 s), with per-epoch evaluations; then the
 #                   default table on the host's 16 CPU cores (the same code as here: margins of the
