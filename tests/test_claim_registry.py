@@ -54,6 +54,10 @@ def test_the_registry_holds_the_random_labels_claim_and_selects_by_pattern():
     assert {"zhang2017.random-labels", "zhang2017.random-pixels-vs-labels"} <= {c.id for c in select(["zhang2017.*"])}
     with pytest.raises(ValueError, match="no claim matches"):
         select(["nobody.*"])
+    # in the order of the patterns, each claim once, at the first pattern it matches
+    ordered = [c.id for c in select(["zhang2017.random-l*", "classical.*", "zhang2017.random-*"])]
+    assert ordered[0] == "zhang2017.random-labels" and ordered[-1] == "zhang2017.random-pixels-vs-labels"
+    assert ordered[1:-1] == sorted(ordered[1:-1]) and all(i.startswith("classical.") for i in ordered[1:-1])
 
 
 def test_ledger_lists_numbers_verdicts_and_cited_numbers(tmp_path):
@@ -146,3 +150,17 @@ def test_cli_logs_the_ledger_to_mlflow_as_claims_json_says(tmp_path, monkeypatch
     assert run.data.params[f"claims/{verdict['claim']}/statement"] == verdict["statement"]
     local = client.download_artifacts(run.info.run_id, "claims.md", str(tmp_path / "back"))
     assert open(local).read() == (tmp_path / "claims.md").read_text()
+
+
+def test_the_claims_command_rehearses_the_full_settings_shrunk(tmp_path):
+    from empirical.records import to_jsonable
+    from empirical.rehearsal import shrink
+
+    claim_id = "classical.halfspaces-shatter-d-plus-1"
+    args = ["--tier", "full", "--rehearse", "--only", claim_id, "--out", str(tmp_path / "runs"),
+            "--ledger", str(tmp_path / "ledger")]
+    assert cli.main(args) == 0
+    ledger = json.loads((tmp_path / "ledger" / "claims.json").read_text())
+    assert ledger["tier"] == "full (rehearsal)" and [c["claim"] for c in ledger["claims"]] == [claim_id]
+    full = select([claim_id])[0].settings["full"]
+    assert ledger["claims"][0]["setting"] == to_jsonable(shrink(full)) != to_jsonable(full)

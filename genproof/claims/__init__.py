@@ -161,8 +161,10 @@ def recipe_claims() -> list[Claim]:
 
 
 def select(patterns: list[str] | None = None) -> list[Claim]:
-    """The claims whose id matches any of the shell-style `patterns` (all if none); an unmatched
-    pattern is an error that lists the ids."""
+    """The claims whose id matches any of the shell-style `patterns` (all if none), in the order
+    of the patterns (a claim comes with the first pattern it matches; by id within one), so that a
+    run stopped midway has checked the claims named first; an unmatched pattern is an error that
+    lists the ids."""
     from fnmatch import fnmatch
 
     claims = all_claims()
@@ -171,7 +173,8 @@ def select(patterns: list[str] | None = None) -> list[Claim]:
     unmatched = [p for p in patterns if not any(fnmatch(c.id, p) for c in claims)]
     if unmatched:
         raise ValueError(f"no claim matches {unmatched}; claims: {', '.join(c.id for c in claims)}")
-    return [c for c in claims if any(fnmatch(c.id, p) for p in patterns)]
+    chosen = {c.id: c for p in patterns for c in claims if fnmatch(c.id, p)}  # the first match keeps its place
+    return list(chosen.values())
 
 
 def one_blas_thread(measure):
