@@ -38,7 +38,7 @@ from torch import nn
 
 from empirical.gradients import coherence_moments, per_example_gradients
 from empirical.models import ModelConfig, build
-from empirical.train import cross_entropy
+from empirical.objectives import cross_entropy
 from results import publish  # benchmarks/results.py, beside this script
 
 Moments = dict[str, float]

@@ -34,9 +34,10 @@ from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
 from empirical.gradients import coherence_probe, per_example_gradients
 from empirical.models import ModelConfig, build
+from empirical.objectives import cross_entropy
 from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
 from empirical.replace_one import MarginRamp, measure_stability
-from empirical.train import TrainConfig, cross_entropy, train
+from empirical.train import TrainConfig, train
 
 
 def coherence_sample(n_train: int, m: int, seed: int) -> torch.Tensor:

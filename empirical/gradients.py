@@ -2,7 +2,7 @@
 
 `per_example_gradients(module, loss, x, y)` returns, for every parameter of `module`, the gradients
 of the m per-example losses, shape (m, *param.shape). `loss(x, y)` is a minibatch objective that
-averages per-example losses computed with `module` (any `empirical.train.Objective` closed over its
+averages per-example losses computed with `module` (any `empirical.objectives.Objective` closed over its
 model, cross-entropy by default). Two methods:
 - "outer" (the layer factors): for networks whose trainable parameters all sit in `nn.Linear`,
   `nn.Conv1d`/`nn.Conv2d` (groups=1, zero padding) and BatchNorm layers on running statistics
@@ -298,7 +298,7 @@ def coherence_probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Ca
     """A probe for `empirical.train.train`: the coherence of the per-example gradients of
     `loss(model, x, y)` (cross-entropy by default) on the fixed sample (x, y), measured in eval mode
     (BatchNorm on running statistics, dropout off); records `alpha`, `m_coherence` and per-layer alphas."""
-    from empirical.train import cross_entropy
+    from empirical.objectives import cross_entropy
 
     objective = loss or cross_entropy
 

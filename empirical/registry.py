@@ -5,7 +5,9 @@ Data sets, models and update rules (here, in `empirical/`), bound families and c
 description)` or the decorator `@REG.register(name, description)`; a command-line tool lists a
 registry with `REG.describe()`; an unknown name is a `ValueError` that suggests the closest one.
 
-Models and data sets are also open to other packages, through entry points: a registry made with
+A registry may name modules of its own package that register entries (`modules`, imported by
+name before its first lookup): the update rules of `empirical.robust` register so, without the
+loop importing them. Models and data sets are also open to other packages, through entry points: a registry made with
 `group` ("genproof.models", "genproof.datasets") imports, the first time it is read, every module
 that an installed distribution names in that group, and such a module registers its entries with
 the same call. genproof declares its own modules there too (pyproject.toml), and each entry keeps
@@ -21,6 +23,7 @@ its `origin` (the distribution and entry point it came from, "genproof" for the 
 from __future__ import annotations
 
 import difflib
+import importlib
 import sys
 import warnings
 from dataclasses import dataclass
@@ -42,17 +45,21 @@ class Registry:
     """Named entries of one `kind` ("data set", "model", "update rule", "bound family", "claim"),
     kept in the order they were added."""
 
-    def __init__(self, kind: str, group: str | None = None):
+    def __init__(self, kind: str, group: str | None = None, modules: tuple[str, ...] = ()):
         self.kind = kind
         self.group = group  # the entry-point group whose modules register more entries
+        self.modules = modules  # modules of this package that register entries, imported by name
         self._entries: dict[str, Entry] = {}
-        self._plugins_pending = group is not None
+        self._plugins_pending = group is not None or bool(modules)
         self._loading: str | None = None  # the entry point being loaded
 
     def _all(self) -> dict[str, Entry]:
         if self._plugins_pending:
             self._plugins_pending = False
-            self._load_plugins()
+            for module in self.modules:  # by name: the module registers here, so it imports this one's
+                importlib.import_module(module)
+            if self.group:
+                self._load_plugins()
         return self._entries
 
     def _load_plugins(self) -> None:

@@ -1,14 +1,14 @@
 """The one training loop every experiment uses.
 
 `train(model, data, config, seed=..., evals=..., objective=...)` has two seams:
-- a **batch source** (`BatchSource`): the loop asks it for its next minibatch. `Resident` is a
-  seeded permutation walk over tensors resident on the device (passing `(x, y)` builds one);
-  `Stream` hands out fresh minibatches from a generator, never reusing an example (the Ideal World
-  of nakkiran2021; `fresh_samples` streams a procedural data set);
-- an **objective** (`Objective`): the loss of a minibatch, `objective(model, x, y)`. Cross-entropy
-  is the default; SimCLR's NT-Xent and an autoencoder's reconstruction (`empirical.sss`) are
-  others. An objective that is an `nn.Module` may own parameters (a projection head): they are
-  trained with the model.
+- a **batch source** (`empirical.batches`): the loop asks it for its next minibatch. `Resident`
+  is a seeded permutation walk over tensors resident on the device (passing `(x, y)` builds one);
+  `WithReplacement` draws minibatches with replacement; `Stream` hands out fresh minibatches from
+  a generator, never reusing an example (the Ideal World of nakkiran2021);
+- an **objective** (`empirical.objectives`): the loss of a minibatch, `objective(model, x, y)`.
+  Cross-entropy is the default; SimCLR's NT-Xent and an autoencoder's reconstruction
+  (`empirical.sss`) are others. An objective that is an `nn.Module` may own parameters (a
+  projection head): they are trained with the model.
 Evaluation sets are optional and named (`evals={"train": (x, y), "test": (x, y), ...}`); each
 evaluation row holds `<name>_loss`, `<name>_acc` (and `<name>_soft_error`) for every set, and
 `batch_loss`, the objective on the last minibatch.
@@ -25,9 +25,9 @@ Speed decisions, each named where it acts (after airbench):
 Determinism: the permutation, the augmentation and dropout are drawn from generators seeded by
 `seed`; on the CPU the same seed gives the same numbers.
 
-Update rules are registered in `UPDATE_RULES` (`empirical.registry.Registry`): a rule receives the
-whole minibatch and the loss function, so rules that need more than one gradient per step (median
-of three minibatches, winsorized per-example gradients) fit without touching the loop.
+Update rules are registered in `empirical.update_rules.UPDATE_RULES`: a rule receives the whole
+minibatch and the loss function, so rules that need more than one gradient per step fit without
+touching the loop.
 """
 
 from __future__ import annotations
@@ -35,18 +35,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from empirical.batches import AUGMENTATIONS, BatchSource, Resident
+from empirical.objectives import Objective, cross_entropy
 from empirical.progress import Progress
-from empirical.registry import Registry
+from empirical.update_rules import UPDATE_RULES
 
-AUGMENTATIONS = ("none", "crop", "crop+flip")
 LR_SCHEDULES = ("constant", "inverse-time", "cosine")
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -148,55 +148,6 @@ class TrainResult:
         return out
 
 
-class UpdateRule(Protocol):
-    """One optimisation step on a minibatch; returns the minibatch loss (a detached scalar)."""
-
-    optimizer: torch.optim.Optimizer
-
-    def step(self, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor: ...
-
-
-UPDATE_RULES = Registry("update rule")  # factory(trained module, TrainConfig) -> UpdateRule
-
-
-class GradientStep:
-    """The ordinary rule: backpropagate the minibatch loss, then step a torch optimizer."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer):
-        self.optimizer = optimizer
-
-    def step(self, loss_fn, x, y):
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(x, y)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
-
-def _fused(config: TrainConfig) -> bool | None:
-    """Speed: on CUDA, one fused kernel updates every parameter (SGD and Adam); elsewhere torch's
-    default implementation, so CPU numbers are unchanged."""
-    return True if torch.device(config.device).type == "cuda" else None
-
-
-@UPDATE_RULES.register("sgd", "SGD with momentum and weight decay (torch.optim.SGD; fused on CUDA)")
-def _sgd(model, config):
-    return GradientStep(torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                        weight_decay=config.weight_decay, fused=_fused(config)))
-
-
-@UPDATE_RULES.register("adam", "Adam with L2 weight decay (torch.optim.Adam; fused on CUDA)")
-def _adam(model, config):
-    return GradientStep(torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                         fused=_fused(config)))
-
-
-@UPDATE_RULES.register("rmsprop", "RMSprop with momentum and weight decay (torch.optim.RMSprop)")
-def _rmsprop(model, config):
-    return GradientStep(torch.optim.RMSprop(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                            weight_decay=config.weight_decay))
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """`auto` is CUDA when present, else the CPU."""
     if str(device) == "auto":
@@ -210,177 +161,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
-    """Random crop with zero padding (1/8 of each side, 4 pixels at 32x32) on every spatial axis,
-    and, with `flip`, a horizontal flip of half the images; on the device of `x`, one draw per
-    example."""
-    if x.dim() not in (3, 4):
-        raise ValueError(f"augmentation needs inputs of shape (C, L) or (C, H, W); got {tuple(x.shape[1:])}")
-    n, spatial = x.shape[0], x.shape[2:]
-    pads = [max(1, s // 8) for s in spatial]
-    padded = F.pad(x, [p for p in reversed(pads) for _ in (0, 1)])
-    index: list[torch.Tensor] = [torch.arange(n, device=x.device), torch.arange(x.shape[1], device=x.device)]
-    for axis, (size, pad) in enumerate(zip(spatial, pads)):
-        shift = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-        index.append(shift[:, None] + torch.arange(size, device=x.device))
-    if len(spatial) == 1:
-        return padded[index[0][:, None, None], index[1][None, :, None], index[2][:, None, :]]
-    out = padded[index[0][:, None, None, None], index[1][None, :, None, None],
-                 index[2][:, None, :, None], index[3][:, None, None, :]]
-    if flip:
-        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(flipped[:, None, None, None], out.flip(-1), out)
-    return out
-
-
 def scheduled_lr(config: TrainConfig, step: int) -> float:
     """The step size of step `step` (0, 1, ...) under `config.lr_schedule` "inverse-time" or "cosine"."""
     if config.lr_schedule == "inverse-time":
         return config.lr / (step + 1)
     return config.lr * (1 + math.cos(math.pi * step / config.max_steps)) / 2
-
-
-# --- batch sources ------------------------------------------------------------------------------
-
-Batch = tuple[torch.Tensor, torch.Tensor | None]
-
-
-class BatchSource(Protocol):
-    """Where the loop's minibatches come from. `next_batch()` returns (inputs, labels or None);
-    `epoch` counts the passes begun over the data (0 before the first batch; a stream stays at 0),
-    `epoch_end` says whether the batch just returned ended one, and `steps_per_epoch` is the number
-    of batches in a pass (None: no epochs). The loop moves batches to its device (a no-op for
-    resident data)."""
-
-    epoch: int
-    steps_per_epoch: int | None
-
-    def next_batch(self) -> Batch: ...
-
-    @property
-    def epoch_end(self) -> bool: ...
-
-
-class Resident:
-    """Minibatches of `batch_size` drawn by index from tensors resident on one device, walking a
-    fresh permutation (from `generator`) every epoch; `augment` ("none", "crop", "crop+flip")
-    transforms each batch on the device with the same generator. With `drop_last`, a pass ends
-    when fewer than `batch_size` examples are left (every batch then holds distinct examples of a
-    full size, as a contrastive objective needs); otherwise the last batch of a pass is shorter.
-    `y` may be None (label-free objectives)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, generator: torch.Generator,
-                 augment: str = "none", drop_last: bool = False):
-        if y is not None and len(x) != len(y):
-            raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
-        if len(x) == 0 or batch_size <= 0:
-            raise ValueError(f"a resident source needs examples and a positive batch size, got n={len(x)}, "
-                             f"batch_size={batch_size}")
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
-        self.x, self.y, self.generator, self.augment, self.drop_last = x, y, generator, augment, drop_last
-        self.batch_size = min(batch_size, len(x)) if drop_last else batch_size
-        n = len(x)
-        self.steps_per_epoch = n // self.batch_size if drop_last else math.ceil(n / batch_size)
-        self.epoch, self._perm, self._pos = 0, None, n
-
-    def _exhausted(self) -> bool:
-        n = len(self.x)
-        return self._pos + self.batch_size > n if self.drop_last else self._pos >= n
-
-    @property
-    def epoch_end(self) -> bool:
-        return self._exhausted()
-
-    def next_batch(self) -> Batch:
-        if self._exhausted():
-            self._perm, self._pos = torch.randperm(len(self.x), generator=self.generator).to(self.x.device), 0
-            self.epoch += 1
-        idx = self._perm[self._pos:self._pos + self.batch_size]
-        self._pos += self.batch_size
-        xb = self.x[idx]
-        if self.augment != "none":
-            xb = augment(xb, self.generator, flip=self.augment == "crop+flip")
-        return xb, None if self.y is None else self.y[idx]
-
-
-class WithReplacement:
-    """Minibatches of `batch_size` examples drawn uniformly with replacement from resident tensors,
-    independently at every step (`torch.randint` on `generator`): the sampling of stochastic
-    optimization of a sum, as in Dziugaite and Roy's posterior optimization. No epochs."""
-
-    steps_per_epoch = None
-    epoch = 0
-    epoch_end = False
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
-        if len(x) != len(y) or len(x) == 0 or batch_size <= 0:
-            raise ValueError(f"need as many inputs as labels, some examples and a positive batch size; got "
-                             f"{len(x)} inputs, {len(y)} labels, batch_size={batch_size}")
-        self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
-
-    def next_batch(self) -> Batch:
-        idx = torch.randint(0, len(self.x), (self.batch_size,), generator=self.generator)
-        return self.x[idx], self.y[idx]
-
-
-class Stream:
-    """Fresh minibatches: `draw(k)` makes the k-th (k = 0, 1, ...), and no batch is drawn twice.
-    A stream has no epochs; the loop evaluates it every `eval_every` steps."""
-
-    steps_per_epoch = None
-    epoch = 0
-    epoch_end = False
-
-    def __init__(self, draw: Callable[[int], Batch]):
-        self.draw, self._k = draw, 0
-
-    def next_batch(self) -> Batch:
-        batch = self.draw(self._k)
-        self._k += 1
-        return batch
-
-
-def fresh_samples(name: str, batch_size: int, seed: int, chunk: int = 256) -> Stream:
-    """A `Stream` of `batch_size` fresh examples per step from the distribution of the procedural
-    data set `name` (`empirical.data.SAMPLABLE`). Speed: the generator is called once per `chunk`
-    batches (chunk j is `sample(name, chunk * batch_size, seed=s_j)`, s_j derived from (seed, j))
-    and the batches are slices of it, so the stream is seeded, no example repeats, and its batches
-    are independent of `load`'s splits. The generator's cost is per example (mnist1d: about 0.2 ms
-    an example on a 2-core CPU), so when the whole stream is known in advance, drawing it once, as
-    `empirical.worlds` does for the Deep Bootstrap, keeps it out of the training time."""
-    from empirical.data import SAMPLABLE, sample
-    from empirical.data.sampling import derive_seed
-
-    if name not in SAMPLABLE:
-        raise ValueError(f"fresh samples need a procedural data set ({', '.join(SAMPLABLE)}), got {name!r}")
-    held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def draw(k: int) -> Batch:
-        j, i = divmod(k, chunk)
-        if j not in held:
-            held.clear()
-            held[j] = sample(name, chunk * batch_size, seed=derive_seed("stream", seed, j))
-        x, y = held[j]
-        return x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
-
-    return Stream(draw)
-
-
-# --- objectives ---------------------------------------------------------------------------------
-
-class Objective(Protocol):
-    """The training loss of a minibatch: `objective(model, x, y)`, a scalar tensor. An objective
-    that is an `nn.Module` may hold parameters of its own, trained with the model. An objective
-    with constraints may define `project(model)`: the loop calls it after every step, without
-    gradients (projected gradient descent)."""
-
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor: ...
-
-
-def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The default objective: mean cross-entropy of the model's logits (in float32)."""
-    return F.cross_entropy(model(x).float(), y)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -559,8 +344,3 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
         wall_s=time.perf_counter() - start,
     )
 
-
-# The robust update rules of chatterjee2020 (m3, rm3, ra3, winsorized:C) live in their own module and
-# register themselves in UPDATE_RULES; importing them here makes every rule available wherever a
-# TrainConfig is made.
-from empirical import robust  # noqa: E402,F401  isort: skip

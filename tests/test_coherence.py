@@ -10,9 +10,11 @@ from torch import nn
 
 from empirical.gradients import coherence, coherence_moments, per_example_gradients
 from empirical.models import ModelConfig, build
+from empirical.objectives import cross_entropy
 from empirical.records import Record
 from empirical.robust import median_of_three, winsorized_mean
-from empirical.train import UPDATE_RULES, TrainConfig, cross_entropy
+from empirical.train import TrainConfig
+from empirical.update_rules import UPDATE_RULES
 from genproof.coherence import gradient_spread, minibatch_alpha, orthogonal_alpha, replace_one_bound
 
 

@@ -5,8 +5,9 @@ import torch
 from torch import nn
 
 from empirical.models import ModelConfig, build
-from empirical.train import (UPDATE_RULES, GradientStep, Resident, Stream, TrainConfig, augment, evaluate,
-                             fresh_samples, train)
+from empirical.batches import Resident, Stream, augment
+from empirical.train import TrainConfig, evaluate, train
+from empirical.update_rules import UPDATE_RULES, GradientStep
 
 
 def blobs(n=200, d=10, k=4, seed=0):
@@ -219,12 +220,6 @@ def test_a_stream_trains_on_fresh_samples_and_never_repeats_a_batch():
     assert drawn == list(range(12))
     assert [r["step"] for r in res.history] == [5, 10, 12] and res.epochs is None
     assert all(r["epoch"] is None for r in res.history)
-    stream = fresh_samples("mnist1d", 8, seed=0)
-    a, b = stream.next_batch(), stream.next_batch()
-    assert a[0].shape == (8, 1, 40) and not torch.equal(a[0], b[0])
-    assert torch.equal(fresh_samples("mnist1d", 8, seed=0).next_batch()[0], a[0])  # seeded
-    with pytest.raises(ValueError, match="procedural data set"):
-        fresh_samples("digits", 8, seed=0)
 
 
 def test_an_objective_with_parameters_trains_them_with_the_model():
