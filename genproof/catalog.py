@@ -4,7 +4,7 @@ module that registers quantities (`genproof.quantities`)."""
 from __future__ import annotations
 
 # importing a quantity's module registers it
-from . import compression, measures, norms, pac_bayes, rademacher, stability, vc  # noqa: F401  isort: skip
+from . import compression, measures, curvature, norms, pac_bayes, rademacher, stability, vc  # noqa: F401  isort: skip
 from .quantities import QUANTITIES
 
 TABLE_ORDER = ("vc", "rademacher", "norms", "pac-bayes", "pbb", "stability", "compression")

@@ -75,7 +75,11 @@ MAGNITUDE_EPS = 1e-3  # their code's `mag_eps`
 
 
 def defaults() -> tuple[str, ...]:
-    """The names of the measures a study evaluates by default, in registry order."""
+    """The names of the measures a study evaluates by default, in registry order (every module's:
+    `genproof.catalog`)."""
+    from .catalog import ordered
+
+    ordered()
     return tuple(e.name for e in MEASURES if e.factory.default)
 
 
