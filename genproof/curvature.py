@@ -167,13 +167,16 @@ def spectrum(net: Network, probes: int = SLQ_PROBES, steps: int = SLQ_STEPS, see
 
 @measure("hessian-eigenvalue", f"largest eigenvalue of the training-loss Hessian (ARPACK Lanczos, relative tolerance "
          f"{EIG_TOL:g})", source=f"{PYHESSIAN}, top eigenvalue (they: power iteration); genproof.curvature",
-         cost="hessian")
+         cost="hessian", limitations="the largest algebraic eigenvalue: away from a minimum the Hessian may have a "
+         "negative one of larger magnitude, not reported; float32 products")
 def hessian_eigenvalue(net: Network, seed: int = 0) -> float:
     return top_eigenvalue(net, EIG_TOL, seed)
 
 
 @measure("hessian-trace", f"trace of the training-loss Hessian (Hutchinson, {TRACE_PROBES} Rademacher probes)",
-         source=f"{PYHESSIAN}, trace (Hutchinson 1990); genproof.curvature", cost="hessian")
+         source=f"{PYHESSIAN}, trace (Hutchinson 1990); genproof.curvature", cost="hessian",
+         limitations="a seeded unbiased estimate, standard deviation sqrt(2 (||H||_F^2 - sum_i H_ii^2) / probes); an "
+         "indefinite Hessian's trace sums curvature of both signs")
 def hessian_trace(net: Network, seed: int = 0) -> float:
     return hutchinson_trace(net, TRACE_PROBES, seed)
 
@@ -181,6 +184,8 @@ def hessian_trace(net: Network, seed: int = 0) -> float:
 @measure("hessian-frobenius", f"root second moment of the Hessian's spectral density, sqrt(p int t^2 phi), an estimate "
          f"of ||H||_F (stochastic Lanczos quadrature, {SLQ_PROBES} probes x {SLQ_STEPS} steps)",
          source=f"{PYHESSIAN}, spectral density (SLQ: Ghorbani, Krishnan, Xiao, ICML 2019); the summary is ours "
-                "(genproof.curvature)", cost="hessian")
+                "(genproof.curvature)", cost="hessian",
+         limitations="our summary of the density (the sources plot it and name none); a seeded estimate whose square "
+         "has the error of Hutchinson's estimator of tr(H^2) with as many probes, few")
 def hessian_frobenius(net: Network, seed: int = 0) -> float:
     return math.sqrt(max(0.0, spectrum(net, SLQ_PROBES, SLQ_STEPS, seed).moment(np.square)))
