@@ -76,8 +76,10 @@ def hvp(net: Network) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
         for i in range(0, n, EVAL_BATCH):
             xb, yb = x[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH]
             loss = F.cross_entropy(model(xb), yb, reduction="sum") / n
-            grads = torch.autograd.grad(loss, params, create_graph=True)
-            dot = sum((g * t).sum() for g, t in zip(grads, vs))
+            grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)  # unused: rows of 0
+            dot = sum((g * t).sum() for g, t in zip(grads, vs) if g is not None)
+            if not (isinstance(dot, torch.Tensor) and dot.requires_grad):
+                continue  # no gradient depends on the weights: no curvature
             for o, h in zip(out, torch.autograd.grad(dot, params, allow_unused=True)):
                 if h is not None:
                     o += h.detach()

@@ -99,6 +99,21 @@ def test_the_quadrature_second_moment_estimates_the_frobenius_norm(case):
     assert s.moment(lambda t: t) == pytest.approx(hutchinson_trace(net, probes=PROBES), rel=1e-3)  # same probes
 
 
+def test_a_parameter_the_loss_never_reads_adds_a_zero_row():
+    class Spare(nn.Module):  # someone else's module: a head its forward pass never calls
+        def __init__(self, body):
+            super().__init__()
+            self.body, self.unused = body, nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.body(x)
+
+    net = _net("mlp")
+    spare = Network(Spare(net.model), (net.data.x_train, net.data.y_train))
+    assert top_eigenvalue(spare) == pytest.approx(top_eigenvalue(net), rel=EIG_TOL + 1e-4)
+    assert np.isfinite(hutchinson_trace(spare, probes=4))
+
+
 def test_lanczos_recovers_a_known_spectrum():
     """On a diagonal operator with 5 distinct eigenvalues the Krylov space closes after 5 steps: the
     quadrature is then exact for every function, and its nodes are the eigenvalues."""
