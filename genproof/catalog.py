@@ -10,7 +10,7 @@ from typing import Iterable
 from empirical.progress import progress
 
 # importing a quantity's module registers it
-from . import compression, measures, norms, pac_bayes, rademacher, stability, vc  # noqa: F401  isort: skip
+from . import compression, curvature, measures, norms, pac_bayes, rademacher, stability, vc  # noqa: F401  isort: skip
 from .network import NEEDS, Network
 from .quantities import COSTS, KINDS, QUANTITIES, Table, Undefined, measured, reason_row, table_row
 
@@ -21,6 +21,11 @@ def ordered() -> list:
     """The `QUANTITIES` entries: the bound families in `TABLE_ORDER`, then those it does not name and
     the measures, in the order they registered."""
     return sorted(QUANTITIES, key=lambda e: TABLE_ORDER.index(e.name) if e.name in TABLE_ORDER else len(TABLE_ORDER))
+
+
+def measure_defaults() -> tuple[str, ...]:
+    """The names of the measures a study evaluates by default, in registry order."""
+    return tuple(e.name for e in QUANTITIES if e.factory.role == "measure" and e.factory.default)
 
 
 def select(names: str | Iterable[str] | None, role: str = "bound") -> list:

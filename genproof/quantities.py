@@ -33,6 +33,7 @@ COSTS = {
     "pass": "a pass over the training data (margins or per-example gradients) and small matrix norms",
     "monte-carlo": "a search over the noise scale: `samples` perturbed passes over the training data per step",
     "ascent": "a search over the box size: `steps` gradient-ascent passes over the training data per step",
+    "hessian": "Hessian-vector products over the training data, each about two passes over it; tens to hundreds of them",
     "optimization": "thousands of optimizer steps (a posterior) and a thousand sampled networks",
     "training": "trains networks of the architecture again (needs a recipe); costs about as much as training",
 }

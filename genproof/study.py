@@ -37,6 +37,12 @@ Statistics, per measure, over the networks where it is defined (the gap is the f
   gaps differ, and only environments whose effective sample size (sum w)^2 / sum w^2 is at least
   `MIN_ESS` = 12 (their default). With a small test set and few seeds, no environment may pass:
   the row says how many did.
+- `pgdl`: the score of the NeurIPS 2020 competition "Predicting Generalization in Deep Learning"
+  (`genproof.pgdl.score`: the conditional mutual information between the orders of measure and
+  gap given two hyperparameters, as its scoring program computes it, self-pairs included and ties
+  on the minus side), the minimum over pairs of hyperparameter axes, with `pgdl_pair`, the pair
+  that attains it; the seed's networks are more pairs of the same cells. None with fewer than two
+  hyperparameter axes.
 
     python -m genproof.study --dataset digits --grid quick --executor serial|ray [--address A]
         [--measures a,b,...] [--out DIR] [--force]
@@ -60,9 +66,10 @@ from empirical.models import ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.train import TrainConfig
 
-from .catalog import evaluate
-from .measures import MEASURES, defaults
+from .catalog import evaluate, measure_defaults, ordered
+from .measures import MEASURES
 from .network import Network
+from .pgdl import score as pgdl_score
 from .quantities import COSTS
 from .ranking import kendall_tau
 
@@ -165,10 +172,12 @@ def statistics(settings: Sequence[Mapping[str, Any]], measure: Sequence[float], 
     every = environments(settings, measure, gap, axes)
     robust = environments(settings, measure, gap, axes, test_size=test_size, min_ess=MIN_ESS)
     worst = lambda envs: max((e["loss"] for e in envs), default=None)  # noqa: E731
+    pgdl = pgdl_score(settings, measure, gap, hyperparameters(axes))
     return {"n": len(measure), "tau": kendall_tau(measure, gap) if len(measure) >= 2 else None, "psi": psi,
             "Psi": mean_psi(psi), "sign_error_max": worst(every),
             "sign_error_mean": sum(e["loss"] for e in every) / len(every) if every else None,
-            "environments": len(every), "robust_sign_error_max": worst(robust), "robust_environments": len(robust)}
+            "environments": len(every), "robust_sign_error_max": worst(robust), "robust_environments": len(robust),
+            "pgdl": pgdl["score"], "pgdl_pair": pgdl["pair"]}
 
 
 # ---- measuring one network --------------------------------------------------------------------
@@ -211,7 +220,7 @@ def measure_network(run: MeasureRun, root: Path) -> Record:
 @dataclass(frozen=True)
 class StudyConfig:
     """A sweep (`grid`, an `empirical.sweep.SweepConfig`) and the measures evaluated on each of its
-    networks (names in `MEASURES`; `genproof.measures.defaults()` for the default set), with `seed`
+    networks (names in `MEASURES`; `genproof.catalog.measure_defaults()` for the default set), with `seed`
     for the measures' random draws."""
 
     grid: sweep.SweepConfig
@@ -219,6 +228,7 @@ class StudyConfig:
     seed: int = 0
 
     def __post_init__(self):
+        ordered()  # every measure registered, those of genproof.curvature among them
         measures = tuple(self.measures)
         if not measures:
             raise ValueError(f"a study needs at least one measure; measures: {', '.join(MEASURES.names())}")
@@ -306,19 +316,21 @@ def analysis(points: list[dict], config: StudyConfig) -> dict:
 
 def markdown(summary: dict) -> str:
     """The ranking table: tau, psi per hyperparameter axis, Psi, the worst environment (every
-    environment, and Dziugaite et al.'s filtered ones with their number) and the cost."""
+    environment, and Dziugaite et al.'s filtered ones with their number), the PGDL score and the
+    cost."""
     from .report import markdown_table
 
     hyper = hyperparameters(list(summary["axes"]))
     header = (["measure", "tau"] + [f"psi {a}" for a in hyper]
-              + ["Psi", "worst env.", "mean env.", "robust worst (envs)", "cost s/network", "cost class"])
+              + ["Psi", "worst env.", "mean env.", "robust worst (envs)", "PGDL", "cost s/network", "cost class"])
 
     def num(v, signed=True):
         return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
 
     body = [[r["measure"], num(r["tau"])] + [num(r["psi"][a]) for a in hyper]
             + [num(r["Psi"]), num(r["sign_error_max"], False), num(r["sign_error_mean"], False),
-               f"{num(r['robust_sign_error_max'], False)} ({r['robust_environments']})", f"{r['cost_s']:.3g}", r["cost"]]
+               f"{num(r['robust_sign_error_max'], False)} ({r['robust_environments']})", num(r["pgdl"], False),
+               f"{r['cost_s']:.3g}", r["cost"]]
             for r in summary["rows"]]
     axes = ", ".join(f"{a} {tuple(v)}" for a, v in summary["axes"].items())
     notes = [f"{summary['fitted']} of {summary['networks']} networks fitted their training set and are studied"]
@@ -334,7 +346,9 @@ def markdown(summary: dict) -> str:
             f"granulated coefficient per axis, Psi their mean; worst and mean env.: the largest and the mean sign "
             f"error over the environments of Dziugaite et al. (0 orders every pair right, 1/2 is a coin, 1 reverses "
             f"every pair); robust: the worst with their "
-            f"Hoeffding weights at n_test = {summary['test_size']} and effective sample size >= {summary['min_ess']:g}.\n"
+            f"Hoeffding weights at n_test = {summary['test_size']} and effective sample size >= {summary['min_ess']:g}; "
+            f"PGDL: the NeurIPS 2020 competition's score, the conditional mutual information (normalized, 0 to 1) between "
+            f"the orders of measure and gap given two hyperparameters, the least over pairs of them (genproof.pgdl).\n"
             f"- time: training {summary['train_s']:.0f} s and measures {summary['measure_s']:.0f} s, summed over the "
             f"networks as their records state them; this record took {summary.get('wall_s', float('nan')):.0f} s of "
             f"wall time to compute (runs it found recorded were read, not run again).\n")
@@ -416,6 +430,7 @@ def grid(name: str, dataset: str = "digits", data_dir: str | None = None, device
 def main(argv: list[str] | None = None) -> int:
     from empirical import cli
 
+    ordered()
     parser = cli.new_parser("python -m genproof.study", __doc__.split("\n\n")[0],
                             epilog=cli.listing({"measures": MEASURES}) + "\n\ngrids:\n"
                             + "\n".join(f"  {k:<6} {v}" for k, v in GRIDS.items()))
@@ -440,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         config = grid(args.grid, args.dataset, args.data_dir, args.device)
         config = replace(config, base=replace(config.base, data=cli.with_sizes(config.base.data, args)))
         names = (MEASURES.names() if args.measures == "all" else
-                 tuple(n.strip() for n in args.measures.split(",")) if args.measures else defaults())
+                 tuple(n.strip() for n in args.measures.split(",")) if args.measures else measure_defaults())
         study = StudyConfig(config, names, args.seed)
         return run(study, args.out, executor=args.executor, address=args.address, num_cpus=args.num_cpus,
                    threads=args.threads, force=args.force)

@@ -102,6 +102,16 @@ def networks(tmp_path_factory):
     return out
 
 
+@pytest.fixture(autouse=True)
+def small_curvature(monkeypatch):
+    """The Hessian measures with a few products each: the harness checks the contract (tests/test_curvature.py
+    the numbers)."""
+    from genproof import curvature
+
+    for name, value in (("EIG_TOL", 1e-2), ("TRACE_PROBES", 2), ("SLQ_PROBES", 1), ("SLQ_STEPS", 3)):
+        monkeypatch.setattr(curvature, name, value)
+
+
 @pytest.fixture
 def small_retraining(monkeypatch):
     """The retraining quantities at a few steps each: the harness checks the contract, not the numbers."""

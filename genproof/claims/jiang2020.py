@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..measures import defaults
+from ..catalog import measure_defaults
 from ..study import StudyConfig, grid, run
 from . import Claim, register
 
-QUICK = StudyConfig(grid("quick", "digits"), defaults())
-FULL = StudyConfig(grid("full", "fashion-mnist"), defaults())
+QUICK = StudyConfig(grid("quick", "digits"), measure_defaults())
+FULL = StudyConfig(grid("full", "fashion-mnist"), measure_defaults())
 SOURCE = "Jiang et al., ICLR 2020 ('Fantastic Generalization Measures and Where to Find Them'), Sections 4 and 7"
 CITED = {"Jiang et al. 2020, abstract": "over 10,000 convolutional networks, more than 40 measures",
          "Jiang et al. 2020, tables": "not cited: the paper's tables could not be reached here"}
