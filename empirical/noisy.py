@@ -42,7 +42,7 @@ from empirical.models import ModelConfig
 from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root
 from empirical.sss import ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_sss, predictions
-from empirical.tiers import TIERS
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
 KINDS = ("sss", "e2e")
@@ -218,6 +218,7 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
     training points, η = 0.2, three seeds. full (GPU): ResNet-18 (512 features), SimCLR with crops
     (and, on CIFAR-10, flips and colour jitter) for 20,000 steps, on all the training points of
     CIFAR-10 or Fashion-MNIST, one seed."""
+    check(tier)
     if tier == "quick":
         model = ModelConfig("mlp", width=512, depth=2, features=32)
         n_train, n_test = (10_000, 2_000) if dataset == "mnist1d" else (None, None)
@@ -225,12 +226,10 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
         e2e = Procedure("e2e", model)
         data = DataConfig(dataset, n_train=n_train, n_test=n_test, data_dir=data_dir)
         return RRMConfig(data, (sss, e2e), eta=0.2, seeds=(0, 1, 2))
-    if tier == "full":
-        model = ModelConfig("resnet18")
-        sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
-                                                 color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
-                                                 projection_dim=128), ProbeConfig(bits=4))
-        e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
-                                                        batch_size=256, max_steps=50_000))
-        return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))
-    raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+    model = ModelConfig("resnet18")  # full
+    sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
+                                             color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
+                                             projection_dim=128), ProbeConfig(bits=4))
+    e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
+                                                    batch_size=256, max_steps=50_000))
+    return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))

@@ -37,6 +37,7 @@ from empirical.fit import DataConfig, FitConfig, fit
 from empirical.models import MODELS, ModelConfig
 from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root, save_figure
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
 
@@ -195,6 +196,18 @@ def _kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def tier_config(tier: str, data: DataConfig, model: ModelConfig, kinds: tuple[str, ...] = ("true", "random-labels"),
+                seeds: tuple[int, ...] = (0,), regularizers: Regularizers = Regularizers()) -> RandomizationConfig:
+    """The randomization tests at a tier. quick (CPU): SGD with momentum 0.9, batch 128, lr 0.1 (0.01
+    for the MLP on CIFAR-10, as zhang2017 trains its MLPs), a budget of 20,000 steps; full: a budget
+    of 200,000 steps, the learning rate decayed by 0.95 per epoch (zhang2017's schedule)."""
+    quick = check(tier) == "quick"
+    lr = 0.01 if model.name == "mlp" and data.name == "cifar10" else 0.1
+    train = TrainConfig(lr=lr, momentum=0.9, batch_size=128, max_steps=20_000 if quick else 200_000,
+                        lr_decay=1.0 if quick else 0.95)
+    return RandomizationConfig(data=data, model=model, train=train, kinds=kinds, seeds=seeds, regularizers=regularizers)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.new_parser("python -m empirical.randomization", __doc__.split("\n\n")[0],
                             epilog=cli.listing({"data sets (--dataset)": DATASETS, "models (--model)": MODELS}))
@@ -217,14 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def command() -> int:
-        lr = args.lr or (0.01 if args.model == "mlp" and args.dataset == "cifar10" else 0.1)
-        train = TrainConfig(lr=lr, momentum=0.9, batch_size=128, device=args.device,
-                            max_steps=args.max_steps or (20_000 if args.tier == "quick" else 200_000),
-                            lr_decay=1.0 if args.tier == "quick" else 0.95)
-        config = RandomizationConfig(
-            data=DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir),
-            model=ModelConfig(args.model, width=args.width, depth=args.depth), train=train,
-            kinds=args.kinds, seeds=args.seeds, regularizers=args.regularizers)
+        config = tier_config(args.tier, DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test,
+                                                   data_dir=args.data_dir),
+                             ModelConfig(args.model, width=args.width, depth=args.depth), args.kinds, args.seeds,
+                             args.regularizers)
+        train = replace(config.train, device=args.device, **{k: v for k in ("lr", "max_steps")
+                                                             if (v := getattr(args, k)) is not None})
+        config = replace(config, train=train)
         record = run(config, args.out, force=args.force)
         print(table(record.summary))
         print(f"written: {record.path}")

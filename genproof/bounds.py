@@ -33,6 +33,7 @@ from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import MODELS, ModelConfig, add_factory, build
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
 from . import catalog, loaders
@@ -49,11 +50,11 @@ def table_families() -> list:
     return [e for e in catalog.ordered() if e.factory.role == "bound"]
 
 
-def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
+def tier_config(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
     """The network and training a data set gets at a tier unless --model says otherwise.
     quick: the paper's 1x512 MLP on the CPU, SGD with momentum (lr 0.01 on CIFAR-10, as zhang2017
     uses for its MLPs); full: ResNet-18 with augmentation and weight decay on the image data sets."""
-    if tier == "full" and dataset in ("cifar10", "fashion-mnist"):
+    if check(tier) == "full" and dataset in ("cifar10", "fashion-mnist"):
         return ModelConfig("resnet18"), TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
                                                     batch_size=256, max_steps=50_000, augment="crop+flip")
     lr = 0.01 if dataset == "cifar10" else 0.1
@@ -137,7 +138,7 @@ def dataset_of(data: DataConfig | None, data_file: str | None) -> Dataset:
 def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConfig:
     """`BoundsConfig` for a network genproof trains (a registered model or a factory, on a
     registered data set or an `.npz`), `YourNetworkConfig` for one given by `--weights`."""
-    model, train = tier_defaults(args.tier, args.dataset)
+    model, train = tier_config(args.tier, args.dataset)
     train = replace(train, device=args.device, **({"max_steps": args.max_steps} if args.max_steps else {}))
     data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
     names = (tuple(f.name for f in table_families()) if args.families == "all" else

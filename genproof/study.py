@@ -44,7 +44,7 @@ Statistics, per measure, over the networks where it is defined (the gap is the f
   that attains it; the seed's networks are more pairs of the same cells. None with fewer than two
   hyperparameter axes.
 
-    python -m genproof.study --dataset digits --grid quick --executor serial|ray [--address A]
+    python -m genproof.study --dataset digits --tier quick --executor serial|ray [--address A]
         [--measures a,b,...] [--out DIR] [--force]
 """
 
@@ -64,6 +64,7 @@ from empirical import sweep
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
 from .catalog import evaluate, measure_defaults, ordered
@@ -396,9 +397,9 @@ def figure(summary: dict):
     return fig
 
 
-# ---- grids --------------------------------------------------------------------------------------
+# ---- tiers --------------------------------------------------------------------------------------
 
-GRIDS = {
+TIER_GRIDS = {
     "quick": ("an MLP on the whole data set, width (32, 256) x depth (1, 3) x lr (0.01, 0.1) x batch size (32, 256) "
               "x seeds (0, 1): 32 networks, CPU minutes on digits"),
     "full": ("an MLP on the whole data set, width (64, 256, 1024) x depth (1, 2, 3) x lr (0.01, 0.03, 0.1) x batch "
@@ -413,15 +414,14 @@ AXES = {
 MAX_STEPS = {"quick": 20_000, "full": 100_000}
 
 
-def grid(name: str, dataset: str = "digits", data_dir: str | None = None, device: str = "auto") -> sweep.SweepConfig:
-    """A preset sweep (`GRIDS`): the axes that Jiang et al. (width, depth, learning rate, batch size;
-    they vary dropout, weight decay and the optimizer too) and Dziugaite et al. (width, depth,
+def tier_config(tier: str, dataset: str = "digits", data_dir: str | None = None,
+                device: str = "auto") -> sweep.SweepConfig:
+    """The tier's sweep (`TIER_GRIDS`): the axes that Jiang et al. (width, depth, learning rate, batch
+    size; they vary dropout, weight decay and the optimizer too) and Dziugaite et al. (width, depth,
     learning rate) vary, around an MLP trained by SGD with momentum 0.9 to 100% training accuracy."""
-    if name not in GRIDS:
-        raise ValueError(f"unknown grid {name!r}; grids: {', '.join(GRIDS)}")
     base = FitConfig(DataConfig(dataset, data_dir=data_dir), ModelConfig("mlp"),
-                     TrainConfig(momentum=0.9, max_steps=MAX_STEPS[name], device=device))
-    return sweep.SweepConfig(base, AXES[name])
+                     TrainConfig(momentum=0.9, max_steps=MAX_STEPS[check(tier)], device=device))
+    return sweep.SweepConfig(base, AXES[tier])
 
 
 # ---- the command line ---------------------------------------------------------------------------
@@ -432,13 +432,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ordered()
     parser = cli.new_parser("python -m genproof.study", __doc__.split("\n\n")[0],
-                            epilog=cli.listing({"measures": MEASURES}) + "\n\ngrids:\n"
-                            + "\n".join(f"  {k:<6} {v}" for k, v in GRIDS.items()))
+                            epilog=cli.listing({"measures": MEASURES}) + "\n\ntiers (the sweep):\n"
+                            + "\n".join(f"  {k:<6} {v}" for k, v in TIER_GRIDS.items()))
     cli.add_data_options(parser)
-    parser.add_argument("--grid", choices=tuple(GRIDS), default="quick", help="the sweep preset (default %(default)s)")
+    cli.add_tier_option(parser, help="the sweep: quick, 32 MLPs on the CPU; full, 243 (see below)")
     parser.add_argument("--measures", help="comma-separated measure names (default: every measure but the opt-in "
                                            "ones; 'all' adds those)")
-    parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="seed of the measures' random draws")
+    parser.add_argument("--measure-seed", type=cli.non_negative_int, default=0,
+                        help="seed of the measures' own random draws (the networks' seeds are an axis of the tier's "
+                             "sweep; default 0)")
     parser.add_argument("--executor", choices=sweep.EXECUTORS, default="serial", help="default %(default)s")
     parser.add_argument("--address", help="Ray cluster to join (with --executor ray; default: start a local one)")
     parser.add_argument("--num-cpus", type=cli.positive_int, metavar="N", help="CPUs of a local Ray cluster")
@@ -452,11 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     def make():
         if args.address and args.executor != "ray":
             raise ValueError("--address joins a Ray cluster: give it with --executor ray")
-        config = grid(args.grid, args.dataset, args.data_dir, args.device)
+        config = tier_config(args.tier, args.dataset, args.data_dir, args.device)
         config = replace(config, base=replace(config.base, data=cli.with_sizes(config.base.data, args)))
         names = (MEASURES.names() if args.measures == "all" else
                  tuple(n.strip() for n in args.measures.split(",")) if args.measures else measure_defaults())
-        study = StudyConfig(config, names, args.seed)
+        study = StudyConfig(config, names, args.measure_seed)
         return run(study, args.out, executor=args.executor, address=args.address, num_cpus=args.num_cpus,
                    threads=args.threads, force=args.force)
 

@@ -131,7 +131,7 @@ CHEAP = ("params", "spectral", "dist-init", "pacbayes-flatness", "hessian-eigenv
 
 
 def _tiny_config(measures=CHEAP) -> StudyConfig:
-    grid = study.grid("quick")
+    grid = study.tier_config("quick")
     base = replace(grid.base, data=DataConfig("digits", n_train=100, n_test=60),
                    train=replace(grid.base.train, max_steps=2000, device="cpu"))
     return StudyConfig(sweep.SweepConfig(base, (("width", (8, 16)), ("lr", (0.05, 0.1)), ("seed", (0, 1)))), measures)
@@ -189,8 +189,8 @@ def test_a_study_config_is_checked():
         StudyConfig(grid, ("params", "params"))
     with pytest.raises(ValueError, match="besides the seed"):
         StudyConfig(sweep.SweepConfig(grid.base, (("seed", (0, 1)),)), ("params",))
-    with pytest.raises(ValueError, match="unknown grid"):
-        study.grid("medium")
+    with pytest.raises(ValueError, match="unknown tier 'medium'; tiers: quick, full"):
+        study.tier_config("medium")
 
 
 def test_the_command_line_refuses_bad_input(capsys, tmp_path):
@@ -198,7 +198,7 @@ def test_the_command_line_refuses_bad_input(capsys, tmp_path):
     assert "unknown measure 'sharpnes'" in capsys.readouterr().err
     assert study.main(["--address", "head:6379", "--out", str(tmp_path)]) == 2
     assert "--executor ray" in capsys.readouterr().err
-    for bad in (["--grid", "medium"], ["--executor", "dask"], ["--threads", "0"]):
+    for bad in (["--tier", "medium"], ["--grid", "quick"], ["--executor", "dask"], ["--threads", "0"]):
         with pytest.raises(SystemExit) as exit_:
             study.main(bad)
         assert exit_.value.code == 2
