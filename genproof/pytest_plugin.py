@@ -70,9 +70,15 @@ def tier(request) -> str:
 
 @pytest.fixture(scope="session")
 def claims_root(request) -> Path:
-    """The record root of the session's claims: `--claims-cache`, else a fresh temporary folder;
-    exported as $GENPROOF_CACHE, so that notebooks executed in the session read the same runs."""
-    root = request.config.getoption("--claims-cache") or tempfile.mkdtemp(prefix="genproof-test-runs-")
+    """The record root of the session's claims: `--claims-cache`, else a fresh temporary folder (one
+    for all the workers of a `pytest -n N` run, pytest-xdist's: a run one worker needs while another
+    makes it waits for it, by the record's lock); exported as $GENPROOF_CACHE, so that notebooks
+    executed in the session read the same runs."""
+    root = request.config.getoption("--claims-cache")
+    if root is None and (run := os.environ.get("PYTEST_XDIST_TESTRUNUID")):
+        root = Path(tempfile.gettempdir()) / f"genproof-test-runs-{run}"
+        root.mkdir(exist_ok=True)
+    root = root or tempfile.mkdtemp(prefix="genproof-test-runs-")
     os.environ["GENPROOF_CACHE"] = str(root)
     return Path(root)
 
@@ -103,12 +109,25 @@ def check(request, tier, claims_root):
 
 
 def pytest_sessionfinish(session):
-    folder = session.config.getoption("--ledger")
     verdicts = session.config.stash.get(VERDICTS, [])
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: its verdicts go to the controller
+        session.config.workeroutput["genproof_verdicts"] = [v.to_json() for v in verdicts]
+        return
+    folder = session.config.getoption("--ledger")
+    verdicts.sort(key=lambda v: v.claim)  # the same ledger whichever worker checked which claim
     if folder and verdicts:
         from genproof.report import write_ledger
 
         write_ledger(verdicts, session.config.getoption("--tier"), Path(folder))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker's verdicts join the session's ledger."""
+    from genproof.report import Verdict
+
+    for data in getattr(node, "workeroutput", {}).get("genproof_verdicts", []):
+        node.config.stash[VERDICTS].append(Verdict(**{**data, "records": tuple(data.get("records", ()))}))
 
 
 def pytest_terminal_summary(terminalreporter, config):
