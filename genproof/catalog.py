@@ -97,4 +97,6 @@ def describe(name: str) -> str:
              f"- covers: {' '.join(covers.split())}"]
     if q.limitations:
         lines.append(f"- limitations: {q.limitations}")
+    if q.card:
+        lines.append(f"- where genproof differs from the authors: {q.card}")
     return "\n".join(lines) + "\n"

@@ -87,6 +87,7 @@ class Quantity:
     default: bool = True
     value: Callable[[Network, int], float] | None = None
     limitations: str = ""
+    card: str = ""  # the source's card: where genproof differs from the authors (a path in the repository)
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -156,14 +157,15 @@ MEASURES = View(QUANTITIES, "measure", "measure")
 
 def bound_family(name: str, description: str, not_applicable: Callable[[Network], str | None] | None = None, *,
                  kinds: tuple[str, ...], source: str, uses_delta: bool = True, cost: str = "pass",
-                 cost_detail: str = "", default: bool = True, needs: tuple[str, ...] = (), limitations: str = ""):
+                 cost_detail: str = "", default: bool = True, needs: tuple[str, ...] = (), limitations: str = "",
+                 card: str = ""):
     """Decorator over a module's `bound_rows(net, delta) -> list[Bound]`: registers it as a quantity
     of role `bound` and returns it unchanged."""
 
     def register(rows: Callable[[Network, float], list[Bound]]):
         QUANTITIES.add(name, Quantity(lambda net, delta, seed: rows(net, delta), "bound", kinds, source, cost,
                                       cost_detail, needs, not_applicable, uses_delta, default,
-                                      limitations=limitations), description)
+                                      limitations=limitations, card=card), description)
         return rows
 
     return register

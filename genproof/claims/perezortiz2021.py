@@ -14,14 +14,8 @@ runs the data-dependent one).
 The paper's own numbers (MNIST certificates with learned priors) could not be read here; only its
 abstract is cited.
 
-A caution for the validity claim on Fashion-MNIST: the certificate bounds the error on the
-distribution the training split was drawn from, and Fashion-MNIST's official test split is harder
-than that. Measured on 2026-11-24: a logistic regression trained on half of the training split
-(seeds 0, 1, 2) errs on 14.51%, 14.66%, 14.51% of the other half and on 15.83%, 16.06%, 15.87% of
-the test split, 1.3 points more each time (about 3 standard errors), while the nearest-neighbour
-distances from the held-out half and from the test split to the first half have the same
-distribution (no duplicates explain it). So on Fashion-MNIST a certificate may sit a little below
-the test error without being wrong; on digits the test split is a random split of one pool.
+A caution for the validity claim on Fashion-MNIST (its official test split is harder than the
+training distribution): docs/sources/perezortiz2021.md.
 """
 
 from __future__ import annotations

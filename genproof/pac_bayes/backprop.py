@@ -12,15 +12,7 @@ The smallest of the J bounds is reported, so both steps are union bounds over th
 (the J Monte Carlo events and the J PAC-Bayes events hold together with probability >= 1 - delta -
 delta_mc).
 
-Where we differ from the released code, and why (the JMLR text was not reachable here):
-- n is the number of examples the empirical risk is measured on (n_bound). PBB's n_bound is
-  `len(val_bound.dataset)` (`pbb/utils.py` `runexp`), a loader over the whole training set with a
-  subset sampler, so 60,000 on MNIST also when the risk is measured on the bound set only; its
-  `mcsampling` divides the summed batch errors by the number of batches minus one (`error /= batch_id`);
-- their certificate uses `delta_test` in both inversions; ours uses delta for the PAC-Bayes step and
-  delta_mc for the Monte Carlo step, as the paper's delta = 0.025, delta' = 0.01 describe;
-- their Monte Carlo bound is Langford & Caruana's two-sided log(2/delta')/m with m draws per batch;
-  ours is Hoeffding's one-sided log(1/delta')/N over independent draws (see `kl.independent_mean_upper`).
+Where we differ from the authors' released code, and why: docs/sources/perezortiz2021.md.
 """
 
 from __future__ import annotations
@@ -98,7 +90,8 @@ def not_applicable(net: Network) -> str | None:
                           "trained on all of it (three for the data-independent row's prior grid), then 10 sampled "
                           "networks per example", default=False,
               limitations="certifies a stochastic network Q trained from the architecture, not the trained network; a "
-                          "user's factory is trained without the prior's dropout (its own dropout, if any, stays)")
+                          "user's factory is trained without the prior's dropout (its own dropout, if any, stays)",
+              card="docs/sources/perezortiz2021.md")
 def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """Two rows of kind "stochastic": upper bounds, with probability >= 1 - delta, on the test error of
     the stochastic network Q that PAC-Bayes by backprop trains on `net`'s data with `net`'s
