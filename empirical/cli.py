@@ -211,6 +211,15 @@ def with_sizes(data, args: argparse.Namespace):
     return replace(data, **sizes) if sizes else data
 
 
+def where(record: Record, files: str = "") -> str:
+    """The line a tool ends with: where its record was written, or, for a record served from the
+    store, that nothing was recomputed, by which code it was made and how to make it again."""
+    if not record.cached:
+        return f"written: {record.path}{files}"
+    made = record.config.get("versions", {}).get("commit") or "an unknown commit"
+    return f"from the cache, nothing recomputed: {record.path}{files}, made by {made}; --force computes it again"
+
+
 def run_report(make: Callable[[], Record], markdown: Callable[[dict], str], written: str = "",
                args: argparse.Namespace | None = None) -> int:
     """The end of a tool that writes a report record: `make()` it, print `markdown(summary)` and
@@ -220,7 +229,7 @@ def run_report(make: Callable[[], Record], markdown: Callable[[dict], str], writ
     def command() -> int:
         record = make()
         print(markdown(record.summary))
-        print(f"written: {record.path}{written}")
+        print(where(record, written))
         if args is not None:
             log_entries(args, [trackers.from_record(record)])
         return 0

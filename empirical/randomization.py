@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, train=train)
         record = run(config, args.out, force=args.force)
         print(table(record.summary))
-        print(f"written: {record.path}")
+        print(cli.where(record))
         cli.log_entries(args, [trackers.from_record(record)])
         return 0
 

@@ -351,13 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
         record = run(config_from_args(args), args.out, force=args.force)
         print(bounds_text(record.summary))
-        files = "(summary.json, bounds.md: the full table with sources and kinds, bounds.png)"
-        if record.cached:
-            made = record.config.get("versions", {}).get("commit") or "an unknown commit"
-            print(f"from the cache, nothing recomputed: {record.path}/ {files}, made by {made}; "
-                  f"--force computes it again")
-        else:
-            print(f"written: {record.path}/ {files}")
+        print(cli.where(record, "/ (summary.json, bounds.md: the full table with sources and kinds, bounds.png)"))
         fit = record.summary["fit_run"]  # the network's training run, relative to the record root; None for --weights
         runs = ([Record.load(record.path.parent / fit)] if fit else []) + [record]
         cli.log_entries(args, [trackers.from_record(r) for r in runs])
