@@ -27,7 +27,7 @@ import torch
 
 from empirical.fit import DataConfig
 from empirical.models import build, count_parameters
-from genproof.bounds import tier_defaults
+from genproof.bounds import tier_config
 from empirical.subspace import SubspaceConfig
 from genproof.compression import doubling_search
 from results import publish  # benchmarks/results.py, beside this script
@@ -35,7 +35,7 @@ from results import publish  # benchmarks/results.py, beside this script
 
 def measure(dataset: str, data_dir: str | None, delta: float) -> list[str]:
     """One table row: the doubling search on `dataset` with the quick tier's network."""
-    model, _ = tier_defaults("quick", dataset)
+    model, _ = tier_config("quick", dataset)
     data = DataConfig(dataset, data_dir=data_dir)
     ds = data.load()
     n_params = count_parameters(build(model, ds.input_shape, ds.num_classes))

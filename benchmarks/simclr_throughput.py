@@ -23,10 +23,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from empirical.batches import Resident
 from empirical.data import load
 from empirical.models import ModelConfig, build_encoder
 from empirical.sss import SimCLR, SSLConfig, nt_xent, view
-from empirical.train import Resident, TrainConfig, train
+from empirical.train import TrainConfig, train
 from results import publish  # benchmarks/results.py, beside this script
 
 CASES = [  # (data set, backbone, batch size)

@@ -9,7 +9,9 @@ Each `add_*` helper adds options with one name, type and meaning in every tool:
 - `add_tier_option`: `--tier` (`empirical.tiers.TIERS`);
 - `add_out_option`: `--out`, the record root (default None: `empirical.records.default_root()`,
   `$GENPROOF_CACHE` or the user's cache folder, the same in every tool);
-- `add_force_option`: `--force`.
+- `add_force_option`: `--force`;
+- `add_log_option`: `--log tensorboard|mlflow` and `--log-dir`, a copy of the records in a tracker
+  (`log_entries`; `run_report` does it for the tools that write one report record).
 
 A bad value is refused in one line with exit status 2: by argparse for what its `type=` and
 `choices=` check, and by `run_command` for what the command itself finds wrong (a `ValueError`,
@@ -29,13 +31,15 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
+from empirical import trackers
 from empirical.data import DATASETS, DataNotFoundError
 from empirical.models import MODELS
 from empirical.records import Record, default_root
 from empirical.registry import Registry
 from empirical.tiers import TIERS
+from empirical.trackers import TRACKERS, Entry
 
 
 def positive_int(text: str) -> int:
@@ -174,6 +178,28 @@ def add_out_option(parser: argparse.ArgumentParser) -> None:
                              f"user's cache folder; here {default_root()})")
 
 
+def add_log_option(parser: argparse.ArgumentParser) -> None:
+    """`--log tensorboard|mlflow` and `--log-dir DIR`: copy the tool's records to a tracker (`empirical.trackers`)."""
+    parser.add_argument("--log", choices=TRACKERS, metavar="TRACKER",
+                        help="also copy the results to TensorBoard's event files or MLflow's local file store "
+                             "(pip install genproof[tensorboard] or genproof[mlflow]); the records stay the source of "
+                             "truth, and a failure to log is a warning")
+    parser.add_argument("--log-dir", type=Path, metavar="DIR",
+                        help="where --log writes (default: tensorboard/ or mlruns/ under the record root)")
+
+
+def log_entries(args: argparse.Namespace, entries: Iterable[Entry]) -> None:
+    """Copy `entries` to the tracker `--log` names (nothing without it), printing where each went;
+    a failure is a `TrackerWarning` on stderr, never an error."""
+    if not getattr(args, "log", None):
+        return
+    to = args.log_dir or Path(args.out or default_root()) / ("tensorboard" if args.log == "tensorboard" else "mlruns")
+    for entry in entries:
+        where = trackers.log(entry, args.log, to)
+        if where is not None:
+            print(f"logged to {args.log}: {entry.name} -> {where if args.log == 'tensorboard' else f'{to}, run {where}'}")
+
+
 def add_force_option(parser: argparse.ArgumentParser, help: str = "compute again even where the record root has the run") -> None:
     parser.add_argument("--force", action="store_true", help=help)
 
@@ -185,15 +211,27 @@ def with_sizes(data, args: argparse.Namespace):
     return replace(data, **sizes) if sizes else data
 
 
-def run_report(make: Callable[[], Record], markdown: Callable[[dict], str], written: str = "") -> int:
+def where(record: Record, files: str = "") -> str:
+    """The line a tool ends with: where its record was written, or, for a record served from the
+    store, that nothing was recomputed, by which code it was made and how to make it again."""
+    if not record.cached:
+        return f"written: {record.path}{files}"
+    made = record.config.get("versions", {}).get("commit") or "an unknown commit"
+    return f"from the cache, nothing recomputed: {record.path}{files}, made by {made}; --force computes it again"
+
+
+def run_report(make: Callable[[], Record], markdown: Callable[[dict], str], written: str = "",
+               args: argparse.Namespace | None = None) -> int:
     """The end of a tool that writes a report record: `make()` it, print `markdown(summary)` and
-    where it was written (`written`: what to add, the figure's name, say), with errors as in
-    `run_command`."""
+    where it was written (`written`: what to add, the figure's name, say), copy it to the tracker
+    `args.log` names (`add_log_option`), with errors as in `run_command`."""
 
     def command() -> int:
         record = make()
         print(markdown(record.summary))
-        print(f"written: {record.path}{written}")
+        print(where(record, written))
+        if args is not None:
+            log_entries(args, [trackers.from_record(record)])
         return 0
 
     return run_command(command)

@@ -29,14 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import empirical.robust  # noqa: F401  (registers m3, rm3, ra3, winsorized:C)
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
 from empirical.gradients import coherence_probe, per_example_gradients
 from empirical.models import ModelConfig, build
+from empirical.objectives import cross_entropy
 from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
 from empirical.replace_one import MarginRamp, measure_stability
-from empirical.train import TrainConfig, cross_entropy, train
+from empirical.tiers import check
+from empirical.train import TrainConfig, train
 
 
 def coherence_sample(n_train: int, m: int, seed: int) -> torch.Tensor:
@@ -285,3 +286,27 @@ def coherence_run(config: BoundRunConfig, root: str | os.PathLike | None = None,
                 "parameter_distance": [p.parameter_distance for p in pairs]}
 
     return cached_run(root or default_root(), "coherence-bound", config, compute, force=force)
+
+
+@dataclass(frozen=True)
+class RealVsRandomConfig:
+    """`track` on `data` with `train`, on true and on random labels, for each of `seeds`; the
+    m-coherence is measured on m training examples and averaged over the first `epochs` epochs."""
+
+    data: DataConfig
+    train: TrainConfig
+    m: int
+    epochs: float
+    seeds: tuple[int, ...]
+
+    def track_config(self, corruption: str, seed: int) -> TrackConfig:
+        return TrackConfig(self.data, train=self.train, corruption=corruption, m=self.m, seed=seed)
+
+
+def tier_config(tier: str, dataset: str = "digits", data_dir: str | None = None) -> RealVsRandomConfig:
+    """The tier's preset (`REAL_VS_RANDOM`) on `dataset`: the preset's own data config where it names
+    that data set (so the claim's records are reused), else the whole data set."""
+    preset = REAL_VS_RANDOM[check(tier)]
+    data = next((d for d in preset["data"] if d.name == dataset), DataConfig(dataset))
+    return RealVsRandomConfig(replace(data, data_dir=data_dir), preset["train"], preset["m"], preset["epochs"],
+                              tuple(preset["seeds"]))

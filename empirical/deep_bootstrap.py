@@ -31,9 +31,9 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from empirical.models import ModelConfig, build
+from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root, write_jsonl
 from empirical.tiers import TIERS
 from empirical.train import TrainConfig, resolve_device, train
@@ -139,7 +139,7 @@ def experiment(config: BootstrapConfig, root: str | os.PathLike | None = None, f
 
     def compute(out: Path) -> dict:
         found = {}
-        for r in tqdm(config.runs(), desc="deep bootstrap", unit="run", disable=None):
+        for r in progress(config.runs(), "deep bootstrap", "run"):
             found[(label(r.model), r.seed, r.world)] = curves(run(r, root, force))
         models = {}
         for m in config.models:

@@ -2,17 +2,22 @@
 
 `per_example_gradients(module, loss, x, y)` returns, for every parameter of `module`, the gradients
 of the m per-example losses, shape (m, *param.shape). `loss(x, y)` is a minibatch objective that
-averages per-example losses computed with `module` (any `empirical.train.Objective` closed over its
+averages per-example losses computed with `module` (any `empirical.objectives.Objective` closed over its
 model, cross-entropy by default). Two methods:
-- "outer": for networks whose parameters all sit in `nn.Linear` layers: one forward and one
-  backward pass of m * loss; the gradient of example i for a layer is the outer product of the
-  backpropagated error at the layer's output and the layer's input (as the authors' code,
-  google-research coherent_gradients, computes it). Exact when the loss is a mean of per-example
-  terms and examples do not interact in the forward pass;
+- "outer" (the layer factors): for networks whose trainable parameters all sit in `nn.Linear`,
+  `nn.Conv1d`/`nn.Conv2d` (groups=1, zero padding) and BatchNorm layers on running statistics
+  (`factored`): one forward and one backward pass of m * loss; the gradient of example i for a
+  Linear layer is the outer product of the backpropagated error at the layer's output and the
+  layer's input (as the authors' code, google-research coherent_gradients, computes it), summed
+  over positions for a convolution (its input unfolded into patches, as BackPACK and Opacus do),
+  and per channel for BatchNorm (error times normalized input). Exact when the loss is a mean of
+  per-example terms and examples do not interact in the forward pass; a layer applied twice is refused;
 - "vmap": any network, with `torch.func` (`functional_call`, `grad`, `vmap`).
 Work is split into micro-batches of `chunk` examples, so `coherence_moments` holds O(chunk x
-params) at a time for any m; with "outer" it never forms the per-example gradients at all (sums and
-squared norms come from the layer factors, O(chunk x layer widths)).
+params) at a time for any m; with "outer" it does not form the per-example gradients of a Linear
+layer, nor of a convolution whose two P x P Gram matrices are smaller than its gradient (sums and
+squared norms come from the layer factors). `benchmarks/per_example_grads.py` times both beside
+BackPACK, Opacus and a loop of backward passes (benchmarks/RESULTS.md).
 
 BatchNorm in training mode mixes the examples of a batch (its statistics are the batch's), so a
 per-example gradient is not defined there: a network with BatchNorm must be in eval mode (running
@@ -31,6 +36,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
@@ -48,9 +54,22 @@ def check_per_example(module: nn.Module) -> None:
             raise ValueError(f"dropout ({name}) is active: call model.eval() or use dropout=0 for per-example gradients")
 
 
-def linear_only(module: nn.Module) -> bool:
-    """True when every trainable parameter belongs to an `nn.Linear` layer (the "outer" method applies)."""
-    owned = {id(p) for m in module.modules() if isinstance(m, nn.Linear) for p in m.parameters(recurse=False)}
+def _covered(layer: nn.Module) -> bool:
+    """True when the layer-factor rule of `_layer_gradients` gives this layer's per-example gradients."""
+    if isinstance(layer, nn.Linear):
+        return True
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
+        return layer.groups == 1 and layer.padding_mode == "zeros" and not isinstance(layer.padding, str)
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        return not layer.training and layer.track_running_stats  # eval mode: a fixed affine map per channel
+    return False
+
+
+def factored(module: nn.Module) -> bool:
+    """True when every trainable parameter belongs to a layer whose per-example gradients come from its
+    factors (`nn.Linear`; `nn.Conv1d`/`nn.Conv2d` with groups=1, zero and numeric padding; BatchNorm on
+    running statistics): the "outer" method applies."""
+    owned = {id(p) for m in module.modules() if _covered(m) for p in m.parameters(recurse=False)}
     return all(id(p) in owned for p in module.parameters() if p.requires_grad)
 
 
@@ -79,10 +98,15 @@ def per_example_gradients(module: nn.Module, loss: MinibatchLoss, x: torch.Tenso
                           method: str = "auto") -> dict[str, torch.Tensor]:
     """{parameter name: (m, *shape)} gradients of the m per-example losses of `loss` (a mean over
     the batch) in the trainable parameters of `module`, for one batch (split it yourself, or use
-    `coherence_moments`, to bound memory). `method`: "outer" (Linear layers only), "vmap" (any
-    module), "auto" (outer where it applies)."""
-    method = _resolve(module, x, y, method)
-    return _outer(module, loss, x, y) if method == "outer" else _vmap(module, loss, x, y)
+    `coherence_moments`, to bound memory). `method`: "outer" (the layer factors, where `factored`),
+    "vmap" (any module), "auto" (outer where it applies)."""
+    if _resolve(module, x, y, method) == "outer":
+        try:
+            return _outer(module, loss, x, y)
+        except LayerReused:
+            if method == "outer":
+                raise
+    return _vmap(module, loss, x, y)  # "auto" on a network that applies a layer twice comes here too
 
 
 def _resolve(module: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str) -> str:
@@ -93,19 +117,29 @@ def _resolve(module: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str) -
         raise ValueError(f"need as many inputs as labels, at least one; got {len(x)} and {len(y)}")
     check_per_example(module)
     if method == "auto":
-        method = "outer" if linear_only(module) else "vmap"
-    if method == "outer" and not linear_only(module):
-        raise ValueError("method 'outer' needs every trainable parameter in an nn.Linear layer; use method='vmap'")
+        method = "outer" if factored(module) else "vmap"
+    if method == "outer" and not factored(module):
+        raise ValueError("method 'outer' needs every trainable parameter in a Linear, Conv1d/Conv2d (groups=1) or "
+                         "eval-mode BatchNorm layer; use method='vmap'")
     return method
 
 
-def _outer_factors(module, loss, x, y) -> dict[str, tuple[nn.Linear, torch.Tensor, torch.Tensor]]:
-    """Per `nn.Linear` layer: (layer, backpropagated error of m * loss at its output, its input), each (m, .)."""
-    layers = [(name, m) for name, m in module.named_modules() if isinstance(m, nn.Linear)]
+class LayerReused(ValueError):
+    """A layer is applied more than once in the forward pass: the layer factors do not apply ("auto" uses vmap)."""
+
+
+def _outer_factors(module, loss, x, y) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
+    """Per layer with trainable parameters: (layer, backpropagated error of m * loss at its output, its
+    input), from one forward and one backward pass over the m examples."""
+    layers = [(name, m) for name, m in module.named_modules()
+              if _covered(m) and any(p.requires_grad for p in m.parameters(recurse=False))]
     inputs, outputs = {}, {}
 
     def keep(name):
         def hook(_, args, out):
+            if name in outputs:  # a layer applied twice sums two factor products: not one outer product
+                raise LayerReused(f"layer {name!r} is applied more than once in the forward pass: "
+                                 f"its per-example gradients are not one outer product; use method='vmap'")
             inputs[name] = args[0].detach()
             outputs[name] = out
         return hook
@@ -121,30 +155,91 @@ def _outer_factors(module, loss, x, y) -> dict[str, tuple[nn.Linear, torch.Tenso
     return {name: (m, delta, inputs[name]) for (name, m), delta in zip(layers, deltas)}
 
 
+def _patches(layer: nn.Module, inp: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Linear or convolution layer as (D, A), D (m, out, P) the errors and A (m, in, P) the inputs at
+    its P positions (a Linear layer's extra dimensions, a convolution's patches, unfolded as in Opacus
+    and BackPACK), so that example i's weight gradient is D_i A_i^T and its bias gradient D_i 1."""
+    m = len(inp)
+    if isinstance(layer, nn.Linear):
+        return delta.reshape(m, -1, delta.shape[-1]).transpose(1, 2), inp.reshape(m, -1, inp.shape[-1]).transpose(1, 2)
+    if isinstance(layer, nn.Conv1d):  # as a convolution of height 1
+        kernel, dilation, stride = ((1, a[0]) for a in (layer.kernel_size, layer.dilation, layer.stride))
+        padding, inp = (0, layer.padding[0]), inp[:, :, None]
+    else:
+        kernel, dilation, padding, stride = layer.kernel_size, layer.dilation, layer.padding, layer.stride
+    patches = F.unfold(inp, kernel, dilation=dilation, padding=padding, stride=stride)
+    return delta.flatten(2), patches
+
+
+def _normalized(layer: nn.modules.batchnorm._BatchNorm, inp: torch.Tensor) -> torch.Tensor:
+    """BatchNorm's input normalized by its running statistics (eval mode), (m, C, positions)."""
+    mean, var = layer.running_mean[None, :, None], layer.running_var[None, :, None]
+    return (inp.reshape(*inp.shape[:2], -1) - mean) / torch.sqrt(var + layer.eps)
+
+
+def _layer_gradients(layer, delta, inp) -> dict[str, torch.Tensor]:
+    """{"weight": (m, *shape), "bias": (m, *shape)} of one layer, trainable parameters only."""
+    m, out = len(inp), {}
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        d = delta.reshape(*delta.shape[:2], -1)
+        if layer.weight is not None and layer.weight.requires_grad:
+            out["weight"] = (d * _normalized(layer, inp)).sum(2)
+        if layer.bias is not None and layer.bias.requires_grad:
+            out["bias"] = d.sum(2)
+        return out
+    d, a = _patches(layer, inp, delta)
+    if layer.weight.requires_grad:  # at one position (a Linear layer on vectors) an outer product
+        g = d[:, :, 0, None] * a[:, None, :, 0] if d.shape[2] == 1 else torch.einsum("mop,mkp->mok", d, a)
+        out["weight"] = g.reshape(m, *layer.weight.shape)
+    if layer.bias is not None and layer.bias.requires_grad:
+        out["bias"] = d.sum(2)
+    return out
+
+
 def _outer(module, loss, x, y) -> dict[str, torch.Tensor]:
     out = {}
     for name, (m, delta, inp) in _outer_factors(module, loss, x, y).items():
         prefix = f"{name}." if name else ""
-        if m.weight.requires_grad:
-            out[f"{prefix}weight"] = delta[:, :, None] * inp[:, None, :]
-        if m.bias is not None and m.bias.requires_grad:
-            out[f"{prefix}bias"] = delta
+        out.update({f"{prefix}{k}": g for k, g in _layer_gradients(m, delta, inp).items()})
     return out
 
 
+def _weight_moments(d: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """(sum_i G_i, sum_i ||G_i||^2) for G_i = D_i A_i^T, D (m, O, P), A (m, K, P), without the (m, O, K)
+    tensor where that is cheaper: ||G_i||^2 = ||D_i||^2 ||A_i||^2 at P = 1 (Goodfellow, "Efficient
+    per-example gradient computations", arXiv 1510.01799); = <D_i^T D_i, A_i^T A_i>, two P x P Gram
+    matrices, when 2 P^2 < O K (the "ghost norm" of Li et al. 2022, arXiv 2110.05679, chosen per layer
+    as in Bu et al.'s mixed ghost clipping, arXiv 2205.10683); else G_i formed one micro-batch at a time."""
+    (_, o, p), k = d.shape, a.shape[1]
+    if p == 1:
+        d, a = d[:, :, 0], a[:, :, 0]
+        return (d.T @ a).flatten().double(), (d.pow(2).sum(1) * a.pow(2).sum(1)).sum().item()
+    total = torch.einsum("mop,mkp->ok", d, a).flatten()
+    if 2 * p * p < o * k:
+        squares = (torch.einsum("mop,moq->mpq", d, d) * torch.einsum("mkp,mkq->mpq", a, a)).sum()
+    else:
+        squares = torch.einsum("mop,mkp->mok", d, a).pow(2).sum()
+    return total.double(), squares.item()
+
+
 def _outer_moments(module, loss, x, y) -> dict[str, tuple[torch.Tensor, float]]:
-    """{parameter: (sum_i g_i, sum_i ||g_i||^2)} without forming the g_i: for g_i = delta_i x_i^T,
-    sum_i g_i = delta^T x and ||g_i||^2 = ||delta_i||^2 ||x_i||^2 (Goodfellow, "Efficient per-example
-    gradient computations", arXiv 1510.01799), in float64."""
+    """{parameter: (sum_i g_i, sum_i ||g_i||^2)} from the layer factors, the weight gradients of Linear
+    and convolution layers never formed where `_weight_moments` avoids it; computed in the network's
+    precision (that of its gradients), returned in float64 for accumulation over micro-batches."""
     out = {}
     for name, (m, delta, inp) in _outer_factors(module, loss, x, y).items():
         prefix = f"{name}." if name else ""
-        delta, inp = delta.detach().double(), inp.double()
-        d2 = delta.pow(2).sum(1)
+        delta = delta.detach()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):  # per channel: (m, C), small
+            grads = _layer_gradients(m, delta, inp)
+            out.update({f"{prefix}{k}": (g.sum(0).double(), g.pow(2).sum().item()) for k, g in grads.items()})
+            continue
+        d, a = _patches(m, inp, delta)
         if m.weight.requires_grad:
-            out[f"{prefix}weight"] = ((delta.T @ inp).flatten(), (d2 * inp.pow(2).sum(1)).sum().item())
+            out[f"{prefix}weight"] = _weight_moments(d, a)
         if m.bias is not None and m.bias.requires_grad:
-            out[f"{prefix}bias"] = (delta.sum(0), d2.sum().item())
+            bias = d.sum(2)
+            out[f"{prefix}bias"] = (bias.sum(0).double(), bias.pow(2).sum().item())
     return out
 
 
@@ -152,10 +247,20 @@ def coherence_moments(module: nn.Module, loss: MinibatchLoss, x: torch.Tensor, y
                       chunk: int = 128, method: str = "auto") -> dict[str, dict[str, float]]:
     """Per parameter tensor and for the whole network ("all"): `mean_sq` = ||(1/m) sum_i g_i||^2 and
     `sq_mean` = (1/m) sum_i ||g_i||^2 over the m examples of (x, y), accumulated over micro-batches
-    of `chunk` examples (memory O(chunk x parameters) for any m), in float64."""
+    of `chunk` examples (memory O(chunk x parameters) for any m): each micro-batch in the precision of
+    the network's gradients, the sums over micro-batches in float64."""
     if chunk <= 0:
         raise ValueError(f"chunk must be a positive number of examples, got {chunk}")
-    method = _resolve(module, x, y, method)
+    if _resolve(module, x, y, method) == "outer":
+        try:
+            return _moments(module, loss, x, y, chunk, "outer")
+        except LayerReused:
+            if method == "outer":
+                raise
+    return _moments(module, loss, x, y, chunk, "vmap")
+
+
+def _moments(module, loss, x, y, chunk: int, method: str) -> dict[str, dict[str, float]]:
     sums: dict[str, torch.Tensor] = {}
     sq: dict[str, float] = {}
     for i in range(0, len(x), chunk):
@@ -193,7 +298,7 @@ def coherence_probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Ca
     """A probe for `empirical.train.train`: the coherence of the per-example gradients of
     `loss(model, x, y)` (cross-entropy by default) on the fixed sample (x, y), measured in eval mode
     (BatchNorm on running statistics, dropout off); records `alpha`, `m_coherence` and per-layer alphas."""
-    from empirical.train import cross_entropy
+    from empirical.objectives import cross_entropy
 
     objective = loss or cross_entropy
 

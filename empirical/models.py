@@ -27,7 +27,7 @@ from torch import nn
 
 from empirical.registry import Registry
 
-MODELS = Registry("model")
+MODELS = Registry("model", group="genproof.models")  # other packages add models through entry points
 
 
 @dataclass(frozen=True)

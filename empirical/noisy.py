@@ -35,14 +35,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig, FitConfig, fit, load_model
 from empirical.models import ModelConfig
+from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root
 from empirical.sss import ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_sss, predictions
-from empirical.tiers import TIERS
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
 KINDS = ("sss", "e2e")
@@ -188,7 +188,7 @@ def experiment(config: RRMConfig, root: str | os.PathLike | None = None, force: 
         procedures = {p.kind: {"label": p.label, "runs": [], "sweep": []} for p in config.procedures}
         arrays = {}
         jobs = [(p, s) for p in config.procedures for s in config.seeds]
-        for p, s in tqdm(jobs, desc="noisy runs", unit="seed", disable=None):
+        for p, s in progress(jobs, "noisy runs", "seed"):
             clean = run(p, config.data, 0.0, s, root).accuracies()
             noisy = run(p, config.data, config.eta, s, root, config.noise)
             procedures[p.kind]["runs"].append({"seed": s, "clean": clean, "noisy": noisy.accuracies()})
@@ -218,6 +218,7 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
     training points, η = 0.2, three seeds. full (GPU): ResNet-18 (512 features), SimCLR with crops
     (and, on CIFAR-10, flips and colour jitter) for 20,000 steps, on all the training points of
     CIFAR-10 or Fashion-MNIST, one seed."""
+    check(tier)
     if tier == "quick":
         model = ModelConfig("mlp", width=512, depth=2, features=32)
         n_train, n_test = (10_000, 2_000) if dataset == "mnist1d" else (None, None)
@@ -225,12 +226,10 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
         e2e = Procedure("e2e", model)
         data = DataConfig(dataset, n_train=n_train, n_test=n_test, data_dir=data_dir)
         return RRMConfig(data, (sss, e2e), eta=0.2, seeds=(0, 1, 2))
-    if tier == "full":
-        model = ModelConfig("resnet18")
-        sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
-                                                 color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
-                                                 projection_dim=128), ProbeConfig(bits=4))
-        e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
-                                                        batch_size=256, max_steps=50_000))
-        return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))
-    raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+    model = ModelConfig("resnet18")  # full
+    sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
+                                             color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
+                                             projection_dim=128), ProbeConfig(bits=4))
+    e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
+                                                    batch_size=256, max_steps=50_000))
+    return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))

@@ -1,7 +1,7 @@
 """Run records and the result cache (docs/design.md, Records).
 
 A run is a directory `<root>/<name>-<hash>/` holding
-- `config.json`: the frozen config, its hash, the seed and the library versions;
+- `config.json`: the frozen config (seeds included), its hash and the code that made it (`versions()`);
 - `metrics.jsonl`: one line per evaluation (epoch or step);
 - `summary.json`: the numbers a claim or a bound reads;
 - figures as PNG, and whatever else the experiment saves (`model.pt`).
@@ -25,6 +25,8 @@ is computed again, and the temporaries of killed processes are cleared (`empiric
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import errno
 import functools
@@ -202,11 +204,13 @@ def save_figure(fig, path: Path, dpi: int = 120) -> Path:
 
 @dataclass(frozen=True)
 class Record:
-    """A finished run: its directory, its `config.json` and its `summary.json`."""
+    """A finished run: its directory, its `config.json` and its `summary.json`; `cached` when
+    `cached_run` served it from the store rather than computing it."""
 
     path: Path
     config: dict
     summary: dict
+    cached: bool = dataclasses.field(default=False, compare=False)
 
     def metrics(self) -> list[dict]:
         """The rows of `metrics.jsonl` (empty if the run wrote none)."""
@@ -265,6 +269,28 @@ def record_lock(final: Path) -> FileLock:
     return FileLock(locks / f"{final.name}.lock")
 
 
+_READ: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("records_read", default=None)
+
+
+@contextlib.contextmanager
+def reading():
+    """Collect the runs that `cached_run` serves inside the block: `with reading() as read:`, then
+    `read` lists their paths in the order first served (a verdict names the records it read)."""
+    read: list[Path] = []
+    token = _READ.set(read)
+    try:
+        yield read
+    finally:
+        _READ.reset(token)
+
+
+def _served(record: Record) -> Record:
+    read = _READ.get()
+    if read is not None and record.path not in read:
+        read.append(record.path)
+    return record
+
+
 def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callable[[Path], dict],
                force: bool = False) -> Record:
     """The run `<root>/<name>-<hash(config)>`: loaded if it is whole (unless `force`), else made by
@@ -276,7 +302,7 @@ def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callabl
     root = Path(root)
     final = root / f"{name}-{config_hash(config)}"
     if not force and (record := _finished(final)):
-        return record
+        return _served(dataclasses.replace(record, cached=True))
     root.mkdir(parents=True, exist_ok=True)
     store.clear_stale_once(root)
     lock = record_lock(final)
@@ -287,7 +313,7 @@ def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callabl
         lock.acquire()
     try:
         if not force and (record := _finished(final)):  # made while we waited
-            return record
+            return _served(dataclasses.replace(record, cached=True))
         tmp = store.new_folder(final)
         try:
             write_json(tmp / "config.json", {"name": name, "hash": config_hash(config), "config": config,
@@ -297,6 +323,6 @@ def cached_run(root: str | os.PathLike, name: str, config: Any, compute: Callabl
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Record.load(final)
+        return _served(Record.load(final))
     finally:
         lock.release()

@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from empirical.batches import WithReplacement
 from empirical.data import Dataset
 from empirical.fit import DataConfig, FitConfig, corrupted_data
 from empirical.models import ModelConfig, build
 from empirical.records import Record, cached_run, default_root, load_state
-from empirical.train import TrainConfig, WithReplacement, train
+from empirical.train import TrainConfig, train
 
 PerExampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, y) -> losses, one per example
 

@@ -1,4 +1,4 @@
-"""Robust averaging of gradients as update rules (registered in `empirical.train.UPDATE_RULES`).
+"""Robust averaging of gradients as update rules (registered in `empirical.update_rules.UPDATE_RULES`).
 
 Sources: Chatterjee, "Coherent Gradients", ICLR 2020, Section 5 (winsorized gradient descent);
 Zielinski, Krishnan and Chatterjee, "Weak and Strong Gradient Directions", arXiv 2003.07422 (M3,
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from empirical.gradients import per_example_gradients
-from empirical.train import UPDATE_RULES
+from empirical.update_rules import UPDATE_RULES
 
 WINSOR_LEVELS = (0, 1, 2, 5, 10, 20)  # percent clipped at each end
 

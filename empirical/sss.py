@@ -28,11 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from empirical.batches import Resident, augment
 from empirical.corruptions import corrupt
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig, build_encoder, count_parameters
 from empirical.records import Record, cached_run, default_root, load_state, save_figure, write_jsonl
-from empirical.train import Resident, TrainConfig, augment, resolve_device, train
+from empirical.train import TrainConfig, resolve_device, train
 
 METHODS = ("simclr", "autoencoder")
 
@@ -158,7 +159,7 @@ def _standardize(x: torch.Tensor, by: torch.Tensor) -> torch.Tensor:
 
 
 class SimCLR(nn.Module):
-    """SimCLR's objective as a training objective (`empirical.train.Objective`): NT-Xent of the
+    """SimCLR's objective as a training objective (`empirical.objectives.Objective`): NT-Xent of the
     projections `head(encoder(v))` of two random views v of every example (`view`, drawn from
     `generator`, the batch source's). The projection head is trained with the encoder."""
 

@@ -154,7 +154,7 @@ class SubspaceConfig:
     update rule, minibatch size and learning-rate schedule at `quant_lr`.
 
     The defaults were chosen on the quick tier's 1x512 MLP with digits, Fashion-MNIST and the CIFAR-10
-    subset (what was tried and measured: the closing note of issue 14): Adam at 0.05 with a cosine
+    subset, from what was tried then (the certificates themselves: benchmarks/RESULTS.md): Adam at 0.05 with a cosine
     schedule for 4,000 steps (2.5 and 5 times as many lowered the subspace network's training error on
     Fashion-MNIST by up to 2 points, but not the certificate);
     2,000 steps through the quantizer at 0.002 (rates of 0.01 and above moved the levels too far, and

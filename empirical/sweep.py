@@ -34,7 +34,6 @@ import logging
 import math
 import numbers
 import random
-import sys
 import time
 import traceback
 from contextlib import closing, contextmanager
@@ -44,9 +43,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from empirical.fit import FitConfig, fit
+from empirical.progress import Progress
 from empirical.records import Record, config_hash, default_root, write_json
 from empirical.registry import Registry
 
@@ -322,7 +321,7 @@ def execute(task: Callable[[Any, Path], Record], items: Sequence, root: str | Pa
     CPUs a Ray task asks for; `gpus_per_task`: the GPUs a Ray task asks for (a fraction shares a
     GPU between tasks). A task that raises is a failed Outcome recorded at `failure_path` and does
     not stop the others; a done one removes a failure record left by an earlier attempt.
-    `progress`: a bar counting done / failed / left (None: only on a terminal, tqdm's rule).
+    `progress`: a bar counting done / failed / left (None: on a terminal, else a line every 30 s).
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -347,7 +346,7 @@ def execute(task: Callable[[Any, Path], Record], items: Sequence, root: str | Pa
         stream = _serial(task, items, str(root), threads)
     outcomes: list[Outcome | None] = [None] * len(items)
     counts = {"done": 0, "failed": 0}
-    bar = tqdm(total=len(items), desc=desc, unit="run", disable=None if progress is None else not progress)
+    bar = Progress(len(items), desc, "run", progress)
     with closing(stream), bar:
         for i, outcome in stream:
             if outcome.status == "done" and not (Path(outcome.record) / "summary.json").exists():
@@ -362,11 +361,11 @@ def execute(task: Callable[[Any, Path], Record], items: Sequence, root: str | Pa
                                          "executor": executor, "wall_s": outcome.wall_s, "error": outcome.error,
                                          "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
                 last = outcome.error.strip().splitlines()[-1]
-                tqdm.write(f"failed: {str(items[i])[:100]}: {last} (recorded at {failures[i]})", file=sys.stderr)
+                bar.write(f"failed: {str(items[i])[:100]}: {last} (recorded at {failures[i]})")
             outcomes[i] = outcome
             counts[outcome.status] += 1
-            bar.set_postfix(done=counts["done"], failed=counts["failed"],
-                            left=len(items) - counts["done"] - counts["failed"], refresh=False)
+            bar.set_postfix({"done": counts["done"], "failed": counts["failed"],
+                             "left": len(items) - counts["done"] - counts["failed"]})
             bar.update()
     return outcomes
 

@@ -1,14 +1,14 @@
 """The one training loop every experiment uses.
 
 `train(model, data, config, seed=..., evals=..., objective=...)` has two seams:
-- a **batch source** (`BatchSource`): the loop asks it for its next minibatch. `Resident` is a
-  seeded permutation walk over tensors resident on the device (passing `(x, y)` builds one);
-  `Stream` hands out fresh minibatches from a generator, never reusing an example (the Ideal World
-  of nakkiran2021; `fresh_samples` streams a procedural data set);
-- an **objective** (`Objective`): the loss of a minibatch, `objective(model, x, y)`. Cross-entropy
-  is the default; SimCLR's NT-Xent and an autoencoder's reconstruction (`empirical.sss`) are
-  others. An objective that is an `nn.Module` may own parameters (a projection head): they are
-  trained with the model.
+- a **batch source** (`empirical.batches`): the loop asks it for its next minibatch. `Resident`
+  is a seeded permutation walk over tensors resident on the device (passing `(x, y)` builds one);
+  `WithReplacement` draws minibatches with replacement; `Stream` hands out fresh minibatches from
+  a generator, never reusing an example (the Ideal World of nakkiran2021);
+- an **objective** (`empirical.objectives`): the loss of a minibatch, `objective(model, x, y)`.
+  Cross-entropy is the default; SimCLR's NT-Xent and an autoencoder's reconstruction
+  (`empirical.sss`) are others. An objective that is an `nn.Module` may own parameters (a
+  projection head): they are trained with the model.
 Evaluation sets are optional and named (`evals={"train": (x, y), "test": (x, y), ...}`); each
 evaluation row holds `<name>_loss`, `<name>_acc` (and `<name>_soft_error`) for every set, and
 `batch_loss`, the objective on the last minibatch.
@@ -18,14 +18,16 @@ Speed decisions, each named where it acts (after airbench):
   seeded permutation: no DataLoader, no host-to-device copy per step;
 - augmentation (random crops, i.e. shifts, of images and 1-D signals, and optionally horizontal
   flips of images) runs on the device, on the whole minibatch at once;
-- on CUDA the forward pass runs under bf16 autocast and image models use channels_last.
+- on CUDA the forward pass runs under bf16 autocast and image models use channels_last;
+- on CUDA image models are compiled (`torch.compile`, `TrainConfig.compile`), SGD and Adam take
+  fused optimizer steps, and evaluation sums its counts on the device (one host sync per set).
 
 Determinism: the permutation, the augmentation and dropout are drawn from generators seeded by
 `seed`; on the CPU the same seed gives the same numbers.
 
-Update rules are registered in `UPDATE_RULES` (`empirical.registry.Registry`): a rule receives the
-whole minibatch and the loss function, so rules that need more than one gradient per step (median
-of three minibatches, winsorized per-example gradients) fit without touching the loop.
+Update rules are registered in `empirical.update_rules.UPDATE_RULES`: a rule receives the whole
+minibatch and the loss function, so rules that need more than one gradient per step fit without
+touching the loop.
 """
 
 from __future__ import annotations
@@ -33,18 +35,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from empirical.registry import Registry
+from empirical.batches import AUGMENTATIONS, BatchSource, Resident
+from empirical.objectives import Objective, cross_entropy
+from empirical.progress import Progress
+from empirical.update_rules import UPDATE_RULES
 
-AUGMENTATIONS = ("none", "crop", "crop+flip")
 LR_SCHEDULES = ("constant", "inverse-time", "cosine")
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,17 @@ class TrainConfig:
     at every step where the authors' CosineAnnealingLR moves in 100 stairs); lr_decay must then be 1;
     `eval_every` evaluates every that many steps instead of once per epoch, `eval_at` at exactly
     the steps it lists (a log-spaced grid, denser early); `augment` is
-    "none", "crop" (zhang2017's random cropping) or "crop+flip" (the usual CIFAR recipe)."""
+    "none", "crop" (zhang2017's random cropping) or "crop+flip" (the usual CIFAR recipe);
+    `epochs`, a budget in passes over the data (a source with epochs): training ends at whichever
+    of `max_steps` and `epochs` comes first (`max_steps=None`: epochs alone).
+    `compile`: whether the model runs through `torch.compile` (the batch size dynamic, so the
+    short last batch of an epoch and the evaluation batches share one graph per mode); None, the
+    default, compiles image models (4-D inputs) trained on cross-entropy on CUDA and nothing on the
+    CPU. A field at its default is left out of the hash, so every earlier run's hash is unchanged;
+    on CUDA the default is fixed by the device, which the hash holds. `time_limit_s`: stop after
+    this many seconds of the loop (evaluations included), checked after every step; a budget like
+    `max_steps`, but one whose step count depends on the machine: for benchmarks with a deadline,
+    not for claims."""
 
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -66,7 +78,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_decay: float = 1.0
     batch_size: int = 128
-    max_steps: int = 10_000
+    max_steps: int | None = 10_000
     stop_at_fit: bool = True
     augment: str = "none"
     lr_schedule: str = "constant"
@@ -74,14 +86,19 @@ class TrainConfig:
     eval_at: tuple[int, ...] | None = None
     soft_error: bool = False
     device: str = "auto"
+    compile: bool | None = None
+    time_limit_s: float | None = None
     progress: bool | None = field(default=None, metadata={"identity": False})
+    epochs: int | None = None
 
     def __post_init__(self):
         UPDATE_RULES.check(self.optimizer)
         # the device is part of what a run is: "auto" is resolved here, before the config is hashed
         object.__setattr__(self, "device", str(resolve_device(self.device)))
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError("give a budget: max_steps, epochs or both")
         for name in ("lr", "batch_size", "max_steps"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
@@ -89,8 +106,13 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.epochs is not None and (self.epochs < 1 or self.lr_schedule == "cosine"):
+            raise ValueError(f"epochs must be >= 1 and needs a schedule that does not end at max_steps (not cosine), "
+                             f"got epochs={self.epochs}, lr_schedule={self.lr_schedule!r}")
         if self.lr_schedule != "constant" and self.lr_decay != 1:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} sets every step's size: lr_decay must be 1")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be a positive number of seconds or None, got {self.time_limit_s}")
         if self.eval_every is not None and self.eval_every <= 0:
             raise ValueError(f"eval_every must be a positive number of steps or None, got {self.eval_every}")
         if self.eval_at is not None:
@@ -126,48 +148,6 @@ class TrainResult:
         return out
 
 
-class UpdateRule(Protocol):
-    """One optimisation step on a minibatch; returns the minibatch loss (a detached scalar)."""
-
-    optimizer: torch.optim.Optimizer
-
-    def step(self, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor: ...
-
-
-UPDATE_RULES = Registry("update rule")  # factory(trained module, TrainConfig) -> UpdateRule
-
-
-class GradientStep:
-    """The ordinary rule: backpropagate the minibatch loss, then step a torch optimizer."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer):
-        self.optimizer = optimizer
-
-    def step(self, loss_fn, x, y):
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(x, y)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
-
-@UPDATE_RULES.register("sgd", "SGD with momentum and weight decay (torch.optim.SGD)")
-def _sgd(model, config):
-    return GradientStep(torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                        weight_decay=config.weight_decay))
-
-
-@UPDATE_RULES.register("adam", "Adam with L2 weight decay (torch.optim.Adam)")
-def _adam(model, config):
-    return GradientStep(torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay))
-
-
-@UPDATE_RULES.register("rmsprop", "RMSprop with momentum and weight decay (torch.optim.RMSprop)")
-def _rmsprop(model, config):
-    return GradientStep(torch.optim.RMSprop(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                            weight_decay=config.weight_decay))
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """`auto` is CUDA when present, else the CPU."""
     if str(device) == "auto":
@@ -181,177 +161,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
-    """Random crop with zero padding (1/8 of each side, 4 pixels at 32x32) on every spatial axis,
-    and, with `flip`, a horizontal flip of half the images; on the device of `x`, one draw per
-    example."""
-    if x.dim() not in (3, 4):
-        raise ValueError(f"augmentation needs inputs of shape (C, L) or (C, H, W); got {tuple(x.shape[1:])}")
-    n, spatial = x.shape[0], x.shape[2:]
-    pads = [max(1, s // 8) for s in spatial]
-    padded = F.pad(x, [p for p in reversed(pads) for _ in (0, 1)])
-    index: list[torch.Tensor] = [torch.arange(n, device=x.device), torch.arange(x.shape[1], device=x.device)]
-    for axis, (size, pad) in enumerate(zip(spatial, pads)):
-        shift = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-        index.append(shift[:, None] + torch.arange(size, device=x.device))
-    if len(spatial) == 1:
-        return padded[index[0][:, None, None], index[1][None, :, None], index[2][:, None, :]]
-    out = padded[index[0][:, None, None, None], index[1][None, :, None, None],
-                 index[2][:, None, :, None], index[3][:, None, None, :]]
-    if flip:
-        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(flipped[:, None, None, None], out.flip(-1), out)
-    return out
-
-
 def scheduled_lr(config: TrainConfig, step: int) -> float:
     """The step size of step `step` (0, 1, ...) under `config.lr_schedule` "inverse-time" or "cosine"."""
     if config.lr_schedule == "inverse-time":
         return config.lr / (step + 1)
     return config.lr * (1 + math.cos(math.pi * step / config.max_steps)) / 2
-
-
-# --- batch sources ------------------------------------------------------------------------------
-
-Batch = tuple[torch.Tensor, torch.Tensor | None]
-
-
-class BatchSource(Protocol):
-    """Where the loop's minibatches come from. `next_batch()` returns (inputs, labels or None);
-    `epoch` counts the passes begun over the data (0 before the first batch; a stream stays at 0),
-    `epoch_end` says whether the batch just returned ended one, and `steps_per_epoch` is the number
-    of batches in a pass (None: no epochs). The loop moves batches to its device (a no-op for
-    resident data)."""
-
-    epoch: int
-    steps_per_epoch: int | None
-
-    def next_batch(self) -> Batch: ...
-
-    @property
-    def epoch_end(self) -> bool: ...
-
-
-class Resident:
-    """Minibatches of `batch_size` drawn by index from tensors resident on one device, walking a
-    fresh permutation (from `generator`) every epoch; `augment` ("none", "crop", "crop+flip")
-    transforms each batch on the device with the same generator. With `drop_last`, a pass ends
-    when fewer than `batch_size` examples are left (every batch then holds distinct examples of a
-    full size, as a contrastive objective needs); otherwise the last batch of a pass is shorter.
-    `y` may be None (label-free objectives)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, generator: torch.Generator,
-                 augment: str = "none", drop_last: bool = False):
-        if y is not None and len(x) != len(y):
-            raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
-        if len(x) == 0 or batch_size <= 0:
-            raise ValueError(f"a resident source needs examples and a positive batch size, got n={len(x)}, "
-                             f"batch_size={batch_size}")
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
-        self.x, self.y, self.generator, self.augment, self.drop_last = x, y, generator, augment, drop_last
-        self.batch_size = min(batch_size, len(x)) if drop_last else batch_size
-        n = len(x)
-        self.steps_per_epoch = n // self.batch_size if drop_last else math.ceil(n / batch_size)
-        self.epoch, self._perm, self._pos = 0, None, n
-
-    def _exhausted(self) -> bool:
-        n = len(self.x)
-        return self._pos + self.batch_size > n if self.drop_last else self._pos >= n
-
-    @property
-    def epoch_end(self) -> bool:
-        return self._exhausted()
-
-    def next_batch(self) -> Batch:
-        if self._exhausted():
-            self._perm, self._pos = torch.randperm(len(self.x), generator=self.generator).to(self.x.device), 0
-            self.epoch += 1
-        idx = self._perm[self._pos:self._pos + self.batch_size]
-        self._pos += self.batch_size
-        xb = self.x[idx]
-        if self.augment != "none":
-            xb = augment(xb, self.generator, flip=self.augment == "crop+flip")
-        return xb, None if self.y is None else self.y[idx]
-
-
-class WithReplacement:
-    """Minibatches of `batch_size` examples drawn uniformly with replacement from resident tensors,
-    independently at every step (`torch.randint` on `generator`): the sampling of stochastic
-    optimization of a sum, as in Dziugaite and Roy's posterior optimization. No epochs."""
-
-    steps_per_epoch = None
-    epoch = 0
-    epoch_end = False
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
-        if len(x) != len(y) or len(x) == 0 or batch_size <= 0:
-            raise ValueError(f"need as many inputs as labels, some examples and a positive batch size; got "
-                             f"{len(x)} inputs, {len(y)} labels, batch_size={batch_size}")
-        self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
-
-    def next_batch(self) -> Batch:
-        idx = torch.randint(0, len(self.x), (self.batch_size,), generator=self.generator)
-        return self.x[idx], self.y[idx]
-
-
-class Stream:
-    """Fresh minibatches: `draw(k)` makes the k-th (k = 0, 1, ...), and no batch is drawn twice.
-    A stream has no epochs; the loop evaluates it every `eval_every` steps."""
-
-    steps_per_epoch = None
-    epoch = 0
-    epoch_end = False
-
-    def __init__(self, draw: Callable[[int], Batch]):
-        self.draw, self._k = draw, 0
-
-    def next_batch(self) -> Batch:
-        batch = self.draw(self._k)
-        self._k += 1
-        return batch
-
-
-def fresh_samples(name: str, batch_size: int, seed: int, chunk: int = 256) -> Stream:
-    """A `Stream` of `batch_size` fresh examples per step from the distribution of the procedural
-    data set `name` (`empirical.data.SAMPLABLE`). Speed: the generator is called once per `chunk`
-    batches (chunk j is `sample(name, chunk * batch_size, seed=s_j)`, s_j derived from (seed, j))
-    and the batches are slices of it, so the stream is seeded, no example repeats, and its batches
-    are independent of `load`'s splits. The generator's cost is per example (mnist1d: about 0.2 ms
-    an example on a 2-core CPU), so when the whole stream is known in advance, drawing it once, as
-    `empirical.worlds` does for the Deep Bootstrap, keeps it out of the training time."""
-    from empirical.data import SAMPLABLE, sample
-    from empirical.data.sampling import derive_seed
-
-    if name not in SAMPLABLE:
-        raise ValueError(f"fresh samples need a procedural data set ({', '.join(SAMPLABLE)}), got {name!r}")
-    held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def draw(k: int) -> Batch:
-        j, i = divmod(k, chunk)
-        if j not in held:
-            held.clear()
-            held[j] = sample(name, chunk * batch_size, seed=derive_seed("stream", seed, j))
-        x, y = held[j]
-        return x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
-
-    return Stream(draw)
-
-
-# --- objectives ---------------------------------------------------------------------------------
-
-class Objective(Protocol):
-    """The training loss of a minibatch: `objective(model, x, y)`, a scalar tensor. An objective
-    that is an `nn.Module` may hold parameters of its own, trained with the model. An objective
-    with constraints may define `project(model)`: the loop calls it after every step, without
-    gradients (projected gradient descent)."""
-
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor: ...
-
-
-def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The default objective: mean cross-entropy of the model's logits (in float32)."""
-    return F.cross_entropy(model(x).float(), y)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -360,20 +174,25 @@ def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.T
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2048,
              soft_error: bool = False) -> dict:
     """Mean cross-entropy `loss`, accuracy `acc` and, if asked, `soft_error` = 1 - mean softmax
-    probability of the true class (nakkiran2021 Section 3), in eval mode; restores the mode."""
+    probability of the true class (nakkiran2021 Section 3), in eval mode; restores the mode.
+    Speed: the sums accumulate on the device, in float64 (each batch's float32 sum added exactly as
+    a Python float would add it), and are read once at the end: one host sync, not three a batch."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    loss = correct = soft = 0.0
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, correct, soft
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        if device.type == "cuda" and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
             logits = model(xb).float()
-        loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
+        sums[0] += F.cross_entropy(logits, yb, reduction="sum").double()
+        sums[1] += (logits.argmax(1) == yb).sum()
         if soft_error:
-            soft += logits.softmax(1).gather(1, yb[:, None]).sum().item()
+            sums[2] += logits.softmax(1).gather(1, yb[:, None]).sum().double()
     model.train(was_training)
+    loss, correct, soft = sums.tolist()
     out = {"loss": loss / len(x), "acc": correct / len(x)}
     if soft_error:
         out["soft_error"] = 1 - soft / len(x)
@@ -399,6 +218,14 @@ def _checked_evals(evals: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None
 
 # --- the loop -----------------------------------------------------------------------------------
 
+def _compiles(config: TrainConfig, device: torch.device, x: torch.Tensor, objective: Objective) -> bool:
+    """`config.compile`, or by default: on CUDA, for image inputs (4-D) and the default objective
+    (other objectives sample or project inside their loss, which would break the graph)."""
+    if config.compile is not None:
+        return config.compile
+    return device.type == "cuda" and x.dim() == 4 and objective is cross_entropy
+
+
 def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor], config: TrainConfig, *,
           seed: int = 0, evals: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
           objective: Objective = cross_entropy,
@@ -406,7 +233,7 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
     """Train `model` in place on the minibatches of `data` (a `BatchSource`, or `(x, y)` for a
     `Resident` walk with `config.batch_size` and `config.augment`, seeded by `seed`) to lower
     `objective`, evaluating on every set of `evals` once per epoch (or every `config.eval_every`
-    steps, or at the steps of `config.eval_at`, and at the last step), until `config.max_steps`,
+    steps, or at the steps of `config.eval_at`, and at the last step), until `config.max_steps` (or `config.epochs`),
     or until 100% accuracy on the set named "train" when `config.stop_at_fit`. `probes`: more
     measurements taken at every evaluation, `probe(model) -> {key: number}`, recorded in the row
     as `<name>_<key>` (the coherence of per-example gradients on a fixed sample, say); a probe
@@ -423,11 +250,14 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
             raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
         # Speed: the whole data set is resident on the device; batches are index lookups.
         data = Resident(x.to(device), y.to(device), config.batch_size, generator, augment=config.augment)
-    if config.eval_every is None and config.eval_at is None and data.steps_per_epoch is None:
-        raise ValueError("a source without epochs (a stream) needs config.eval_every or config.eval_at")
+    if data.steps_per_epoch is None and (config.epochs is not None or (config.eval_every is None and config.eval_at is None)):
+        raise ValueError("a source without epochs (a stream) needs config.eval_every or config.eval_at, and a "
+                         "budget in steps (max_steps), not epochs")
+    budget = min(b for b in (config.max_steps, config.epochs and config.epochs * data.steps_per_epoch) if b)
     eval_at = frozenset(config.eval_at or ())
     model.to(device)
     channels_last = False
+    forward: nn.Module = model  # what the objective and the evaluations call: the model, or its compiled form
     trained: nn.Module = model
     if isinstance(objective, nn.Module):  # an objective with parameters (a projection head) trains with the model
         objective.to(device)
@@ -437,13 +267,13 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
 
     def loss_fn(xb, yb):
         with _autocast(device):
-            return objective(model, xb, yb)
+            return objective(forward, xb, yb)
 
     def record(step, loss):
         row = {"step": step, "epoch": None if data.steps_per_epoch is None else step / data.steps_per_epoch,
                "lr": rule.optimizer.param_groups[0]["lr"], "batch_loss": loss.item()}
         for name, (x_eval, y_eval) in evals.items():
-            row.update({f"{name}_{k}": v for k, v in evaluate(model, x_eval, y_eval, soft_error=config.soft_error).items()})
+            row.update({f"{name}_{k}": v for k, v in evaluate(forward, x_eval, y_eval, soft_error=config.soft_error).items()})
         for name, probe in (probes or {}).items():
             row.update({f"{name}_{k}": v for k, v in probe(model).items()})
         row["wall_s"] = time.perf_counter() - start
@@ -451,14 +281,15 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
 
     start = time.perf_counter()
     history, fit_step = [], None
-    # progress None: a bar only on a terminal (tqdm's own rule)
-    bar = tqdm(total=config.max_steps, disable=None if config.progress is None else not config.progress,
-               desc="train", unit="step", leave=False)
+    # progress None: a bar on a terminal, else a line every 30 s; the time left is "at most" when
+    # training stops at fit
+    bar = Progress(budget, "train", "step", config.progress,
+                   stops_early="stops at 100% train accuracy" if config.stop_at_fit else None)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # dropout draws from the global generator, seeded here and restored after
         trained.train()
         step, epoch = 0, data.epoch
-        while step < config.max_steps:
+        while step < budget:
             xb, yb = data.next_batch()
             if data.epoch != epoch:
                 if step > 0:  # a new pass over the data: the per-epoch learning-rate decay
@@ -475,6 +306,9 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
                     model.to(memory_format=torch.channels_last)
                     channels_last = True
                 xb = xb.contiguous(memory_format=torch.channels_last)
+            if step == 0 and _compiles(config, device, xb, objective):
+                # speed: one compiled graph per mode (train, eval), the batch size dynamic
+                forward = torch.compile(model, dynamic=True)
             loss = rule.step(loss_fn, xb, yb)
             if project is not None:
                 with torch.no_grad():
@@ -485,7 +319,8 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
                 due = step % config.eval_every == 0
             else:
                 due = step in eval_at if config.eval_at else data.epoch_end
-            if due or step == config.max_steps:
+            out_of_time = config.time_limit_s is not None and time.perf_counter() - start >= config.time_limit_s
+            if due or step == budget or out_of_time:
                 history.append(record(step, loss))
                 shown = {"loss": f"{history[-1]['batch_loss']:.3f}"}
                 if "train_acc" in history[-1]:
@@ -495,6 +330,8 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
                     fit_step = step
                     if config.stop_at_fit:
                         break
+                if out_of_time:
+                    break
     bar.close()
     per_epoch = data.steps_per_epoch
     return TrainResult(
@@ -507,8 +344,3 @@ def train(model: nn.Module, data: BatchSource | tuple[torch.Tensor, torch.Tensor
         wall_s=time.perf_counter() - start,
     )
 
-
-# The robust update rules of chatterjee2020 (m3, rm3, ra3, winsorized:C) live in their own module and
-# register themselves in UPDATE_RULES; importing them here makes every rule available wherever a
-# TrainConfig is made.
-from empirical import robust  # noqa: E402,F401  isort: skip

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from empirical.batches import Resident, Stream, augment
 from empirical.data import DATASETS, SAMPLABLE, load, sample
 from empirical.data import cifar5m
 from empirical.data.sampling import derive_seed, generator
-from empirical.train import Resident, Stream, augment, evaluate
+from empirical.train import evaluate
 
 POOLS = ("fashion-mnist", "cifar5m")  # finite pools of real images: the training split is the distribution
 

@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 from empirical.train import TrainConfig  # noqa: E402  (a recipe's training settings)
 
 from .network import Network, Recipe  # noqa: E402
-from .quantities import describe, evaluate  # noqa: E402
+from .catalog import describe, evaluate  # noqa: E402
 
 __all__ = ["Network", "Recipe", "TrainConfig", "describe", "evaluate"]

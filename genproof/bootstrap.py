@@ -46,6 +46,8 @@ from empirical.models import MODELS, ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.worlds import eval_grid
 
+from .ranking import kendall_tau
+
 # T_D(N) under each rule: the first evaluated step whose Real World train curve is below the threshold
 STOPPING_RULES = {"train-error<1%": ("train_error", 0.01),  # genproof's
                   "train-loss<0.01": ("train_loss", 0.01)}  # the authors' --earlystop (inftrain/train.py)
@@ -69,16 +71,6 @@ def bootstrap_error(real_soft_error, ideal_soft_error) -> np.ndarray:
     if real.shape != ideal.shape:
         raise ValueError(f"the two worlds must be evaluated at the same steps, got {real.shape} and {ideal.shape}")
     return real - ideal
-
-
-def kendall_tau(a, b) -> float:
-    """Kendall's tau-a of two rankings: (concordant - discordant pairs) / all pairs; a tie in either
-    counts as neither. 1 when `a` and `b` order the items alike, -1 when they reverse them."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"Kendall's tau needs two equal-length lists of at least 2 values, got {a.shape}, {b.shape}")
-    i, j = np.triu_indices(len(a), 1)
-    return float(np.sum(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])) / len(i))
 
 
 def _mean(runs, key) -> np.ndarray:
@@ -265,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_seeds_option(parser, default=None)
     cli.add_device_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "train again even where the record root has the runs")
     args = parser.parse_args(argv)
 
@@ -280,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, data=cli.with_sizes(config.data, args), train=train, seeds=args.seeds or config.seeds)
         return report(config, args.out, force=args.force)
 
-    return cli.run_report(make, markdown)
+    return cli.run_report(make, markdown, args=args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ This is the user's main command. Its run is a record like every other (`empirica
 `<out>/fit-<hash>/` of `empirical.fit`. The bound families (`genproof.quantities.BOUND_FAMILIES`:
 VC, Rademacher, norm-based, PAC-Bayes, PAC-Bayes by backprop, stability, compression; `--list`
 shows them, in the table's order) are evaluated on the trained network (`genproof.network.Network`)
-by `genproof.quantities.evaluate`. Every row states its kind (`genproof.quantities.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
+by `genproof.catalog.evaluate`. Every row states its kind (`genproof.quantities.KINDS`): an upper bound on the trained network's test error w.p. 1 - delta, on
 a stochastic network's, or in expectation; a lower estimate of a bound (it can show vacuity, never
 certify); a measure without constants; or a family whose theorems do
 not cover the network, with the reason. The other columns follow from the kind: the errors of
@@ -28,16 +28,19 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from empirical import cli
+from empirical import cli, trackers
 from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import MODELS, ModelConfig, add_factory, build
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
-from . import catalog, loaders, quantities
+from . import catalog, loaders
 from .network import Network, Recipe, dataset
-from .quantities import BOUND_FAMILIES, KINDS, UPPER_BOUNDS
+from .bounds_figure import figure  # noqa: F401  (bounds.figure: the table's figure)
+from .kinds import KINDS
+from .quantities import BOUND_FAMILIES
 from .report import markdown_table
 
 
@@ -47,11 +50,11 @@ def table_families() -> list:
     return [e for e in catalog.ordered() if e.factory.role == "bound"]
 
 
-def tier_defaults(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
+def tier_config(tier: str, dataset: str) -> tuple[ModelConfig, TrainConfig]:
     """The network and training a data set gets at a tier unless --model says otherwise.
     quick: the paper's 1x512 MLP on the CPU, SGD with momentum (lr 0.01 on CIFAR-10, as zhang2017
     uses for its MLPs); full: ResNet-18 with augmentation and weight decay on the image data sets."""
-    if tier == "full" and dataset in ("cifar10", "fashion-mnist"):
+    if check(tier) == "full" and dataset in ("cifar10", "fashion-mnist"):
         return ModelConfig("resnet18"), TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
                                                     batch_size=256, max_steps=50_000, augment="crop+flip")
     lr = 0.01 if dataset == "cifar10" else 0.1
@@ -135,7 +138,7 @@ def dataset_of(data: DataConfig | None, data_file: str | None) -> Dataset:
 def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConfig:
     """`BoundsConfig` for a network genproof trains (a registered model or a factory, on a
     registered data set or an `.npz`), `YourNetworkConfig` for one given by `--weights`."""
-    model, train = tier_defaults(args.tier, args.dataset)
+    model, train = tier_config(args.tier, args.dataset)
     train = replace(train, device=args.device, **({"max_steps": args.max_steps} if args.max_steps else {}))
     data = DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test, data_dir=args.data_dir)
     names = (tuple(f.name for f in table_families()) if args.families == "all" else
@@ -194,7 +197,7 @@ def your_network(config: YourNetworkConfig, root: Path) -> Network:
 
 def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
     """Train or load the network (runs cached under the record root `out`) and evaluate the selected
-    quantities on it (`genproof.quantities.evaluate`); returns the run's summary: the measured
+    quantities on it (`genproof.catalog.evaluate`); returns the run's summary: the measured
     numbers and one row per row of the table (a quantity that does not apply says why in a row of
     kind "not-applicable")."""
     if isinstance(config, YourNetworkConfig):
@@ -205,7 +208,7 @@ def evaluate(config: BoundsConfig, out: Path, force: bool = False) -> dict:
         net = Network.from_fit(config.fit, out, force=force)
         names = {"dataset": config.fit.data.name, "model": config.fit.model.name,
                  "fit_run": net.record.path.name}  # relative to the record root: a store can move
-    table = quantities.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
+    table = catalog.evaluate(net, [e.name for e in config.selected()], config.delta, simultaneous=config.simultaneous)
     not_evaluated = [{"family": f.name, "description": f.description, "cost": f.factory.cost_detail or f.factory.cost}
                      for f in table_families() if f not in config.selected()]
     result = {**names, **table.to_json(), "not_evaluated": not_evaluated}
@@ -260,8 +263,8 @@ def report_markdown(result: dict) -> str:
     text += (f"\nCost: the training run {training}; the families "
              + ", ".join(f"{name} {sec:.1f} s" for name, sec in result["family_seconds"].items()) + ".\n")
     if result["not_evaluated"]:
-        text += ("\nNot evaluated (each costs more than the training run; add it with `--families NAME,...`, or "
-                 "`--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
+        text += ("\nNot evaluated (outside the default selection, which takes the families that cost at most a pass "
+                 "over the data; add one with `--families NAME,...`, or `--families all`):\n\n" + "".join(f"- `{f['family']}`: {f['description']}; cost: {f['cost']}\n"
                                                    for f in result["not_evaluated"]))
     if result["fit_run"]:
         text += f"\nTraining run: `{result['fit_run']}` (in the record root)\n"
@@ -273,56 +276,6 @@ def report_markdown(result: dict) -> str:
 
         text += "\n" + markdown(result["rrm"]) + f"\nRRM run: `{result['rrm']['run']}`\n"
     return text
-
-
-def figure(result: dict):
-    """The measured errors, every certificate (upper bounds, solid; a stochastic network's next to
-    its own sampled test error, a compressed network's next to its own test error) and every lower
-    estimate of a bound (hatched) on one log axis, with the lines of vacuity (1) and of a uniform
-    guess (1 - 1/K). Measures have no scale to share and are left out."""
-    import matplotlib.pyplot as plt
-
-    m = result["measured"]
-    names = ["train error", "test error", "gap"]
-    names, values, style = zip(*[(n, v, s) for n, v, s in zip(
-        names, [m["train_error"], m["test_error"], m["gap"]], [("C0", "C0", None), ("C1", "C1", None),
-                                                                ("C2", "C2", None)]) if v is not None])  # (face, edge, hatch)
-    names, values, style = list(names), list(values), list(style)
-    for b in result["bounds"]:
-        if b["kind"] in ("stochastic", "compressed") and b["test_error"] is not None:  # Q's or the compressed net's
-            names.append(f"test error of {'Q (sampled)' if b['kind'] == 'stochastic' else 'the compressed network'}, "
-                         f"{b['name']}")
-            values.append(b["test_error"])
-            style.append(("C4", "C4", None))
-        if b["kind"] in UPPER_BOUNDS + ("lower-estimate",):
-            names.append(b["name"])
-            values.append(b["value"])
-            style.append(("C3", "C3", None) if b["kind"] in UPPER_BOUNDS else ("white", "C3", "//"))
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):  # one bar per position, each label its own
-        seen[name] = seen.get(name, 0) + 1
-        names[i] = name if seen[name] == 1 else f"{name} ({seen[name]})"
-    floor = 1e-4  # a zero error is drawn at the floor of the log axis
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4.2))
-    bars = ax.bar(range(len(names)), [max(v, floor) for v in values], color=[s[0] for s in style],
-                  edgecolor=[s[1] for s in style], hatch=[s[2] for s in style], tick_label=names)
-    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2)
-    ax.axhline(1.0, color="k", ls="--", lw=1, label="vacuous at or above 1")
-    ax.axhline(m["uniform_guess_error"], color="0.4", ls=":", lw=1.2,
-               label=f"uniform guess, 1 - 1/K = {m['uniform_guess_error']:.3g}")
-    kinds = {b["kind"] for b in result["bounds"]}
-    if kinds & {"stochastic", "compressed"}:
-        ax.bar([0], [0], color="C4", label="test error of what a certificate bounds")
-    if kinds & set(UPPER_BOUNDS):
-        ax.bar([0], [0], color="C3", label="upper bound (certificate)")
-    if "lower-estimate" in kinds:
-        ax.bar([0], [0], color="white", edgecolor="C3", hatch="//", label="lower estimate of a bound")
-    ax.set(yscale="log", ylim=(floor, max(10.0, max(values) * 2)), ylabel="error / bound",
-           title=f"{result['model']} on {result['dataset']}")
-    ax.tick_params(axis="x", labelrotation=30)
-    plt.setp(ax.get_xticklabels(), ha="right")
-    ax.legend(fontsize=8)
-    return fig
 
 
 def run(config: BoundsConfig, out: str | os.PathLike | None = None, force: bool = False) -> Record:
@@ -374,6 +327,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_device_option(parser)
     cli.add_tier_option(parser, help="quick: a 1x512 MLP on the CPU; full: ResNet-18 on the image data sets")
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, help="train and evaluate again even where the record root has the runs")
     parser.add_argument("--list", action="store_true", help="list the data sets, models and bound families and exit")
     parser.add_argument("--families", metavar="NAMES",
@@ -397,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
 
         record = run(config_from_args(args), args.out, force=args.force)
         print(bounds_text(record.summary))
-        print(f"written: {record.path}/ (summary.json, bounds.md: the full table with sources and kinds, bounds.png)")
+        print(cli.where(record, "/ (summary.json, bounds.md: the full table with sources and kinds, bounds.png)"))
+        fit = record.summary["fit_run"]  # the network's training run, relative to the record root; None for --weights
+        runs = ([Record.load(record.path.parent / fit)] if fit else []) + [record]
+        cli.log_entries(args, [trackers.from_record(r) for r in runs])
         return 0
 
     return cli.run_command(command)

@@ -41,14 +41,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from empirical.coherent import REAL_VS_RANDOM, TrackConfig, track
-from empirical.fit import DataConfig
+from empirical.coherent import RealVsRandomConfig, tier_config, track
 from empirical.records import Record, cached_run, default_root, save_figure, write_jsonl
-from empirical.train import TrainConfig
 
 
 def orthogonal_alpha(m: int) -> float:
@@ -107,30 +105,6 @@ def early_mean(rows: Sequence[dict], steps_per_epoch: int, epochs: float) -> flo
     if not values:
         raise ValueError(f"no evaluation in the first {epochs} epochs")
     return sum(values) / len(values)
-
-
-@dataclass(frozen=True)
-class RealVsRandomConfig:
-    """`track` on `data` with `train`, on true and on random labels, for each of `seeds`; the
-    m-coherence is measured on m training examples and averaged over the first `epochs` epochs."""
-
-    data: DataConfig
-    train: TrainConfig
-    m: int
-    epochs: float
-    seeds: tuple[int, ...]
-
-    def track_config(self, corruption: str, seed: int) -> TrackConfig:
-        return TrackConfig(self.data, train=self.train, corruption=corruption, m=self.m, seed=seed)
-
-
-def tier_config(tier: str, dataset: str = "digits", data_dir: str | None = None) -> RealVsRandomConfig:
-    """The tier's preset (`REAL_VS_RANDOM`) on `dataset`: the preset's own data config where it names
-    that data set (so the claim's records are reused), else the whole data set."""
-    preset = REAL_VS_RANDOM[tier]
-    data = next((d for d in preset["data"] if d.name == dataset), DataConfig(dataset))
-    return RealVsRandomConfig(replace(data, data_dir=data_dir), preset["train"], preset["m"], preset["epochs"],
-                              tuple(preset["seeds"]))
 
 
 def report(config: RealVsRandomConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
@@ -221,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_tier_option(parser)
     cli.add_seeds_option(parser, default=None)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "train again even where the record root has the runs")
     args = parser.parse_args(argv)
 
@@ -229,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, data=cli.with_sizes(config.data, args), seeds=args.seeds or config.seeds)
         return report(config, args.out, force=args.force)
 
-    return cli.run_report(make, markdown, written=" (figure: m_coherence.png)")
+    return cli.run_report(make, markdown, written=" (figure: m_coherence.png)", args=args)
 
 
 if __name__ == "__main__":

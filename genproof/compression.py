@@ -43,23 +43,8 @@ mass posterior, whose KL to P is ln(1/P(h)) <= len(h) ln 2, without the ln(2 sqr
 posterior with a continuous support pays (Maurer 2004). Because it holds for every h at once, the
 search over d (`doubling_search`) costs no confidence: the smallest certificate it finds holds at delta.
 
-**Theirs** (`authors_bound`), as Lotfi et al.'s released code computes it on its default path, the one
-that fine-tunes the quantization (activatedgeek/tight-pac-bayes, `pactl/bounds/get_bound_from_chk_v2.py`
-`compute_quantization` with epochs > 0, `quantize_fns.py`, `get_pac_bounds.py`; the paper's own text was
-not read here: not verified against it): message length l = (arithmetic-coded indices: their `encode`
-emits ceil(sum_i -log2 p_{s_i}) + 1 = ceil(d H) + 1 bits, H the entropy of the level frequencies)
-+ 32 L (the codebook stays float32 on that path; 16 L only on their path without fine-tuning)
-+ L ceil(log2 d) (the level probabilities), L the codebook's length, unused levels included; made
-prefix-free by adding 2 log2 l bits (their `prefix_message_len`), KL = (l + 2 log2 l) ln 2 nats, and Catoni's bound
-err_D <= (1 - exp(-(g/n) (err_S + (1 + a)(KL + ln(1/delta) + 2 ln(2 + ln(g)/ln(1 + a))) / g)))
-/ (1 - exp(-g/n)), minimized over g = e^t for t in [0, ln n + 4] with a = 1e-4 (their
-`pac_bayes_bound_opt`: the union bound over a geometric grid of g). Their code also subtracts 2 bits
-("misc_extra_bits") and, for a training error above 1/2, minimizes Catoni's bound over g without a
-union bound; here neither (both would need a justification we do not have). At equal lengths ours
-is never the looser: kl(q || p) >= -C q - ln(1 - p (1 - e^-C)) for every C > 0 (the variational form
-of the binary kl), so the kl-inverse lies below Catoni's bound at every g, before any grid is paid
-for; and our length is that of an explicit prefix-free code, in place of their l + 2 log2 l
-(`CompressionResult.authors_bits` keeps theirs beside ours).
+**Theirs** (`authors_bound`): Lotfi et al.'s released code's accounting on its default path, and
+where it differs from ours: docs/sources/lotfi2022.md.
 """
 
 from __future__ import annotations
@@ -250,7 +235,7 @@ def doubling_search(base: SubspaceConfig, n_params: int, root, delta: float) -> 
               cost_detail="2 to 5 trainings of a compressed network (6,000 steps each) with d = 100, 200, 400, ... "
                           "subspace coordinates", default=False,
               limitations="certifies a compressed network trained in a random subspace of the architecture, not the "
-                          "trained network")
+                          "trained network", card="docs/sources/lotfi2022.md")
 def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The compression row of the bounds table: with probability >= 1 - delta, an upper bound on the
     test error of a compressed network (kind "compressed"): the network of the table's architecture

@@ -74,11 +74,6 @@ TARGET = 0.1  # Jiang et al. and Dziugaite et al.'s code: the training error may
 MAGNITUDE_EPS = 1e-3  # their code's `mag_eps`
 
 
-def defaults() -> tuple[str, ...]:
-    """The names of the measures a study evaluates by default, in registry order."""
-    return tuple(e.name for e in MEASURES if e.factory.default)
-
-
 # ---- the perturbation searches ---------------------------------------------------------------
 
 

@@ -178,7 +178,7 @@ class Network:
         self.memo: dict | None = None
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()`, once per evaluation for quantities that share work (`genproof.quantities.evaluate`
+        """`compute()`, once per evaluation for quantities that share work (`genproof.catalog.evaluate`
         keeps `memo` for the duration of one call; outside one, nothing is kept). An exception is
         kept too, and raised again to each quantity that asks."""
         if self.memo is None:

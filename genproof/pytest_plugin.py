@@ -38,13 +38,18 @@ MARKERS = {
 
 def pytest_addoption(parser):
     group = parser.getgroup("genproof")
-    group.addoption("--tier", choices=("quick", "full"), default="quick", help="tier at which claims are checked")
+    from empirical.tiers import TIERS
+
+    group.addoption("--tier", choices=TIERS, default=TIERS[0], help="tier at which claims are checked")
     group.addoption("--claims-cache", default=None, help="folder for the claims' training runs")
     group.addoption("--ledger", default=None, help="write the ledger of the checked claims to this folder")
 
 
 def pytest_configure(config):
     config.stash[VERDICTS] = []
+    # training's progress lines (empirical.progress) would only pad the output pytest shows for a
+    # failure: off for the session, unless the user chose otherwise (GENPROOF_PROGRESS=lines)
+    os.environ.setdefault("GENPROOF_PROGRESS", "off")
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
 
@@ -65,9 +70,15 @@ def tier(request) -> str:
 
 @pytest.fixture(scope="session")
 def claims_root(request) -> Path:
-    """The record root of the session's claims: `--claims-cache`, else a fresh temporary folder;
-    exported as $GENPROOF_CACHE, so that notebooks executed in the session read the same runs."""
-    root = request.config.getoption("--claims-cache") or tempfile.mkdtemp(prefix="genproof-test-runs-")
+    """The record root of the session's claims: `--claims-cache`, else a fresh temporary folder (one
+    for all the workers of a `pytest -n N` run, pytest-xdist's: a run one worker needs while another
+    makes it waits for it, by the record's lock); exported as $GENPROOF_CACHE, so that notebooks
+    executed in the session read the same runs."""
+    root = request.config.getoption("--claims-cache")
+    if root is None and (run := os.environ.get("PYTEST_XDIST_TESTRUNUID")):
+        root = Path(tempfile.gettempdir()) / f"genproof-test-runs-{run}"
+        root.mkdir(exist_ok=True)
+    root = root or tempfile.mkdtemp(prefix="genproof-test-runs-")
     os.environ["GENPROOF_CACHE"] = str(root)
     return Path(root)
 
@@ -98,12 +109,25 @@ def check(request, tier, claims_root):
 
 
 def pytest_sessionfinish(session):
-    folder = session.config.getoption("--ledger")
     verdicts = session.config.stash.get(VERDICTS, [])
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: its verdicts go to the controller
+        session.config.workeroutput["genproof_verdicts"] = [v.to_json() for v in verdicts]
+        return
+    folder = session.config.getoption("--ledger")
+    verdicts.sort(key=lambda v: v.claim)  # the same ledger whichever worker checked which claim
     if folder and verdicts:
         from genproof.report import write_ledger
 
         write_ledger(verdicts, session.config.getoption("--tier"), Path(folder))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker's verdicts join the session's ledger."""
+    from genproof.report import Verdict
+
+    for data in getattr(node, "workeroutput", {}).get("genproof_verdicts", []):
+        node.config.stash[VERDICTS].append(Verdict(**{**data, "records": tuple(data.get("records", ()))}))
 
 
 def pytest_terminal_summary(terminalreporter, config):

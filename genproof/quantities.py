@@ -5,43 +5,27 @@ rows (`Bound`). It declares, as data, the kinds of row it gives (`KINDS`), what 
 weights and the training data (`genproof.network.NEEDS`), which networks its theorems cover
 (`covers(net)`: None, or the reason), its cost (`COSTS`), whether it uses delta, its source and its
 role: `bound`, a family of rows of the bounds table, or `measure`, one number of the measure study
-(oriented so that larger predicts a larger gap). `evaluate(net, names)` gives every row or a row
-that says why there is none (`not-applicable`): a missing need, a network the theorem does not
-cover, or a value that is undefined on this network; it never raises for those.
+(oriented so that larger predicts a larger gap). `genproof.catalog.evaluate(net, names)` gives
+every row or a row that says why there is none (`not-applicable`): a missing need, a network the
+theorem does not cover, or a value that is undefined on this network; it never raises for those.
 
 Adding a quantity: a function decorated with `@bound_family(...)` (rows) or `@measure(...)` (one
-number) in a module named after its concept, imported by `genproof.catalog`. `describe(name)` is
-its card.
+number) in a module named after its concept, imported by `genproof.catalog`.
+`genproof.catalog.describe(name)` is its card.
 """
 
 from __future__ import annotations
 
 import difflib
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
-
-from tqdm.auto import tqdm
+from typing import Callable, Iterator
 
 from empirical.records import to_jsonable
 from empirical.registry import Registry
 
+from .kinds import KINDS, UPPER_BOUNDS, vacuity  # noqa: F401  (the vocabulary, re-exported)
 from .network import NEEDS, Network
 from .report import markdown_table
-
-KINDS = {
-    "network": "upper bound on the trained network's test error, with probability >= 1 - delta over the sample",
-    "stochastic": ("upper bound on the test error of a stochastic network Q (weights drawn from a posterior), "
-                   "with probability >= 1 - delta over the sample"),
-    "compressed": ("upper bound on the test error of a compressed network (the quantized subspace network the "
-                   "family trains), with probability >= 1 - delta"),
-    "expectation": "upper bound on the expected test error, over the sample and the algorithm's randomness",
-    "lower-estimate": ("lower estimate of a bound's value: at or above 1 it shows the bound vacuous; below, it "
-                       "certifies nothing"),
-    "measure": "a measure without constants (the leading term of a bound, or a flatness): bounds nothing by itself",
-    "not-applicable": "no value for this network: the row says why (a missing input, or what the theorem covers)",
-}
-UPPER_BOUNDS = ("network", "stochastic", "compressed", "expectation")  # kinds whose value is a certificate
 
 COSTS = {
     "architecture": "read off the architecture and the measured errors: no pass over the data",
@@ -49,6 +33,7 @@ COSTS = {
     "pass": "a pass over the training data (margins or per-example gradients) and small matrix norms",
     "monte-carlo": "a search over the noise scale: `samples` perturbed passes over the training data per step",
     "ascent": "a search over the box size: `steps` gradient-ascent passes over the training data per step",
+    "hessian": "Hessian-vector products over the training data, each about two passes over it; tens to hundreds of them",
     "optimization": "thousands of optimizer steps (a posterior) and a thousand sampled networks",
     "training": "trains networks of the architecture again (needs a recipe); costs about as much as training",
 }
@@ -83,22 +68,6 @@ class Bound:
             raise ValueError(f"a {self.kind} bound holds with probability 1 - delta: give its delta ({self.name})")
 
 
-def vacuity(kind: str, value: float | None, num_classes: int) -> str:
-    """What a row's value says about vacuity. A certificate (`UPPER_BOUNDS`) is "vacuous" at or above
-    1, "no better than a uniform guess" at or above the error of guessing uniformly among
-    `num_classes` classes, 1 - 1/K (0.9 for ten), and "non-vacuous" below it. A lower estimate of a
-    bound shows the bound vacuous (at or above 1) or no better than a guess, and is "undetermined"
-    otherwise: the bound itself may be anywhere above it. Measures have no verdict."""
-    if kind not in UPPER_BOUNDS + ("lower-estimate",) or value is None:
-        return "n/a"
-    guess = 1 - 1 / num_classes
-    if value >= 1:
-        return "vacuous"
-    if value >= guess:
-        return f"no better than a uniform guess ({guess:.3g})"
-    return "non-vacuous" if kind in UPPER_BOUNDS else "undetermined (a lower estimate)"
-
-
 @dataclass(frozen=True)
 class Quantity:
     """A registered quantity (module docstring). `compute(net, delta, seed) -> list[Bound]`;
@@ -118,6 +87,7 @@ class Quantity:
     default: bool = True
     value: Callable[[Network, int], float] | None = None
     limitations: str = ""
+    card: str = ""  # the source's card: where genproof differs from the authors (a path in the repository)
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -187,14 +157,15 @@ MEASURES = View(QUANTITIES, "measure", "measure")
 
 def bound_family(name: str, description: str, not_applicable: Callable[[Network], str | None] | None = None, *,
                  kinds: tuple[str, ...], source: str, uses_delta: bool = True, cost: str = "pass",
-                 cost_detail: str = "", default: bool = True, needs: tuple[str, ...] = (), limitations: str = ""):
+                 cost_detail: str = "", default: bool = True, needs: tuple[str, ...] = (), limitations: str = "",
+                 card: str = ""):
     """Decorator over a module's `bound_rows(net, delta) -> list[Bound]`: registers it as a quantity
     of role `bound` and returns it unchanged."""
 
     def register(rows: Callable[[Network, float], list[Bound]]):
         QUANTITIES.add(name, Quantity(lambda net, delta, seed: rows(net, delta), "bound", kinds, source, cost,
                                       cost_detail, needs, not_applicable, uses_delta, default,
-                                      limitations=limitations), description)
+                                      limitations=limitations, card=card), description)
         return rows
 
     return register
@@ -252,61 +223,6 @@ def reason_row(family: str, name: str, source: str, reason: str) -> dict:
     """A row of kind `not-applicable`: no value, and why."""
     return {"family": family, "name": name, "kind": "not-applicable", "source": source, "value": None,
             "delta": None, "vacuity": "n/a", "detail": {"reason": reason}}
-
-
-def select(names: str | Iterable[str] | None, role: str = "bound") -> list:
-    """The registry entries `names` asks for, in registry order within the bounds table's order:
-    None the defaults of `role`, "all" every quantity, else the names (each checked)."""
-    from .catalog import ordered
-
-    if names is None:
-        return [e for e in ordered() if e.factory.role == role and e.factory.default]
-    if names == "all":
-        return ordered()
-    wanted = [names] if isinstance(names, str) else list(names)
-    for name in wanted:
-        QUANTITIES.check(name)
-    return [e for e in ordered() if e.name in wanted]
-
-
-def evaluate(net: Network, names: str | Iterable[str] | None = None, delta: float = 0.05, seed: int = 0,
-             simultaneous: bool = False) -> "Table":
-    """The rows of the quantities `names` (`select`) on `net`: each quantity's rows, or one row of
-    kind `not-applicable` saying why (a missing need, a network its theorems do not cover, a value
-    undefined here). Each row holds at `delta`, or with `simultaneous` at delta / m, m the number of
-    applicable quantities that use a confidence (a union bound)."""
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta}")
-    entries = select(names)
-    reasons = [(e, e.factory.reason(net)) for e in entries]
-    m = sum(1 for e, reason in reasons if not reason and e.factory.uses_delta)
-    each = delta / m if simultaneous and m else delta
-    rows, seconds = [], {}
-    net.memo = {}
-    try:
-        _rows(net, reasons, each, seed, rows, seconds)
-    finally:
-        net.memo = None
-    return Table(rows, measured(net), delta, each, simultaneous, m, seconds)
-
-
-def _rows(net: Network, reasons: list, delta: float, seed: int, rows: list, seconds: dict) -> None:
-    s = net.summary
-    for entry, reason in tqdm(reasons, desc="quantities", unit="quantity", disable=None):
-        start = time.perf_counter()
-        q = entry.factory
-        try:
-            if reason:
-                raise Undefined(reason)
-            bounds = q.compute(net, delta, seed)
-        except (Undefined, NotImplementedError) as err:
-            rows.append(reason_row(entry.name, entry.name, q.source, str(err)))
-        else:
-            for b in bounds:
-                if b.kind not in q.kinds + ("not-applicable",):
-                    raise RuntimeError(f"quantity {entry.name!r} gave a row of kind {b.kind!r}, not one of {q.kinds}")
-                rows.append(table_row(entry.name, b, s["train_error"], s["test_error"], s["num_classes"]))
-        seconds[entry.name] = time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -369,31 +285,9 @@ class Table:
     def figure(self, model: str = "your network", dataset: str = "your data"):
         """The measured errors, every certificate and every lower estimate of a bound on one log axis
         (the bounds table's figure)."""
-        from .bounds import figure
+        from .bounds_figure import figure
 
         return figure({"measured": self.measured, "bounds": self.rows, "model": model, "dataset": dataset})
 
     def __str__(self) -> str:
         return self.markdown()
-
-
-def describe(name: str) -> str:
-    """The card of quantity `name`: what it gives, what it needs, its cost, its source, what it
-    covers and its limitations."""
-    from .catalog import ordered
-
-    ordered()
-    entry = QUANTITIES.entry(name)
-    q = entry.factory
-    covers = (q.covers.__doc__ or "").strip() if q.covers else "every network"
-    lines = [f"# {name} ({q.role})", "", entry.description, "",
-             f"- gives: {', '.join(f'{k} ({KINDS[k]})' for k in q.kinds)}",
-             "- needs: the trained weights and the training data" + "".join(f"; {NEEDS[n]}" for n in q.needs),
-             f"- cost: {q.cost}: {COSTS[q.cost]}" + (f" ({q.cost_detail})" if q.cost_detail else ""),
-             f"- confidence: {'holds with probability 1 - delta' if q.uses_delta else 'no delta'}",
-             f"- default: {'yes' if q.default else 'no (opt-in)'}",
-             f"- source: {q.source}",
-             f"- covers: {' '.join(covers.split())}"]
-    if q.limitations:
-        lines.append(f"- limitations: {q.limitations}")
-    return "\n".join(lines) + "\n"

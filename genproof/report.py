@@ -35,6 +35,8 @@ class Verdict:
     cited_from: str
     expected_to_hold: bool
     wall_s: float
+    records: tuple[str, ...] = ()  # the runs the measurement read, relative to the record root
+    code: dict | None = None  # the code that judged it (`empirical.records.versions()`)
 
     def to_json(self) -> dict:
         return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -121,18 +123,32 @@ def verdict_word(v: Verdict) -> str:
     return word
 
 
+def verdict_text(v: Verdict, width: int = 100) -> str:
+    """A verdict for the terminal: its word and time on one line, then its measured numbers and
+    tolerances wrapped at `width` (the ledger keeps the full table)."""
+    def block(label: str, numbers: dict) -> str:
+        body = ", ".join(f"{k}={fmt(x)}" for k, x in numbers.items()) or "none"
+        return textwrap.fill(f"{label}: {body}", width=width, initial_indent="      ", subsequent_indent="        ",
+                             break_long_words=False, break_on_hyphens=False)
+
+    return f"    {verdict_word(v)} ({v.wall_s:.1f} s)\n{block('measured', v.measured)}\n{block('tolerances', v.tolerances)}"
+
+
 def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
     """The ledger: one row per claim (id, statement, source, measured numbers, tolerances,
     verdict), then per claim the source's own numbers and where they were read (or why there are none)."""
     held = sum(v.holds for v in verdicts)
     out = [f"# genproof claims ledger, tier `{tier}`\n",
-           f"{len(verdicts)} claims: {held} hold, {len(verdicts) - held} do not.\n",
+           f"{len(verdicts)} claims: {held} hold, {len(verdicts) - held} do not. {_code_line(verdicts)}\n",
            markdown_table(
                ["claim", "statement", "source", "measured", "tolerances", "verdict", "time (s)"],
                [[v.claim, v.statement, v.source,
                  "; ".join(f"{k}={fmt(x)}" for k, x in v.measured.items()),
                  "; ".join(f"{k}={fmt(x)}" for k, x in v.tolerances.items()),
                  verdict_word(v), round(v.wall_s, 1)] for v in verdicts])]
+    out.append("\n## The records each verdict read (under the record root)\n\n")
+    out += [f"- {v.claim}: {', '.join(f'`{r}`' for r in v.records) or 'none (computed without a record)'}\n"
+            for v in verdicts]
     out.append("\n## The sources' own numbers (for comparison, never used by the verdicts)\n")
     for v in verdicts:
         out.append(f"\n### {v.claim}\n\n{v.cited_from or 'not stated'}\n\n")
@@ -141,8 +157,19 @@ def ledger_markdown(verdicts: Sequence[Verdict], tier: str) -> str:
     return "".join(out)
 
 
+def _code_line(verdicts: Sequence[Verdict]) -> str:
+    """The code that judged the verdicts: one commit, or each one there is (a ledger assembled
+    across checkouts says so)."""
+    codes = {(c.get("genproof"), c.get("commit")) for v in verdicts if (c := v.code)}
+    if not codes:
+        return ""
+    return "Judged by " + "; ".join(f"genproof {ver} at commit {commit or 'unknown (not a git checkout)'}"
+                                    for ver, commit in sorted(codes, key=str)) + "."
+
+
 def write_ledger(verdicts: Sequence[Verdict], tier: str, out: Path) -> tuple[Path, Path]:
-    """Write `out/claims.md` and `out/claims.json`."""
+    """Write `out/claims.md` and `out/claims.json` (each verdict with the records it read and the
+    code that judged it)."""
     out = Path(out)
     md = write_text(out / "claims.md", ledger_markdown(verdicts, tier))
     js = write_json(out / "claims.json", {"tier": tier, "claims": [v.to_json() for v in verdicts]})

@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eta", type=cli.open_unit_interval, help="noise rate (default: the tier's, 0.2)")
     parser.add_argument("--sweep", type=cli.rate_list, help="comma-separated noise rates for the train/test-vs-noise figure")
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "train again even where the record root has the runs")
     args = parser.parse_args(argv)
 
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         changes = {k: v for k, v in (("eta", args.eta), ("seeds", args.seeds), ("sweep", args.sweep)) if v}
         return report(replace(config, data=cli.with_sizes(config.data, args), **changes), args.out, force=args.force)
 
-    return cli.run_report(make, markdown)
+    return cli.run_report(make, markdown, args=args)
 
 
 if __name__ == "__main__":

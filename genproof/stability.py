@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from empirical.gradients import per_example_gradients
 from empirical.models import build
 from empirical.records import Record
 from empirical.replace_one import (MarginRamp, PerExampleLoss, SurrogateFitConfig, cross_entropy_per_example,
@@ -156,14 +157,12 @@ def _per_example(model: nn.Module, loss: PerExampleLoss) -> Callable:
 def estimate_lipschitz(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                        loss: PerExampleLoss = cross_entropy_per_example, chunk: int = 128) -> float:
     """max_i ||grad_w f(w; z_i)|| at the current weights, from per-example gradients of `loss`
-    (torch.func, `chunk` examples at a time). A lower estimate of the Lipschitz constant L (a sup
-    over all weights and examples), said so wherever it is used."""
+    (`empirical.gradients.per_example_gradients`, `chunk` examples at a time). A lower estimate of
+    the Lipschitz constant L (a sup over all weights and examples), said so wherever it is used."""
     model.eval()
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    per_example = vmap(grad(_per_example(model, loss)), in_dims=(None, 0, 0))
     norms = []
     for i in range(0, len(x), chunk):
-        grads = per_example(params, x[i:i + chunk], y[i:i + chunk])
+        grads = per_example_gradients(model, lambda a, b: loss(model(a), b).mean(), x[i:i + chunk], y[i:i + chunk])
         norms.append(torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads.values())))
     return torch.cat(norms).max().item()
 

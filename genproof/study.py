@@ -17,7 +17,7 @@ training cross-entropy of 0.01, which puts every network at the same loss; ours 
 Statistics, per measure, over the networks where it is defined (the gap is the fit record's
 `gap`, training minus test accuracy):
 - `tau`: Kendall's tau between the measure and the gap over all networks (tau-a,
-  `genproof.bootstrap.kendall_tau`: a tie in either counts as neither concordant nor discordant).
+  `genproof.ranking.kendall_tau`: a tie in either counts as neither concordant nor discordant).
 - `psi[axis]`, Jiang et al.'s granulated coefficient (Section 4, as we recall its definition; the
   paper's text could not be reached here): for a hyperparameter axis i, the networks are grouped
   by their values on every other axis, the seed included, so that a group's networks differ in
@@ -41,8 +41,14 @@ Statistics, per measure, over the networks where it is defined (the gap is the f
   gaps differ, and only environments whose effective sample size (sum w)^2 / sum w^2 is at least
   `MIN_ESS` = 12 (their default). With a small test set and few seeds, no environment may pass:
   the row says how many did.
+- `pgdl`: the score of the NeurIPS 2020 competition "Predicting Generalization in Deep Learning"
+  (`genproof.pgdl.score`: the conditional mutual information between the orders of measure and
+  gap given two hyperparameters, as its scoring program computes it, self-pairs included and ties
+  on the minus side), the minimum over pairs of hyperparameter axes, with `pgdl_pair`, the pair
+  that attains it; the seed's networks are more pairs of the same cells. None with fewer than two
+  hyperparameter axes.
 
-    python -m genproof.study --dataset digits --grid quick --executor serial|ray [--address A]
+    python -m genproof.study --dataset digits --tier quick --executor serial|ray [--address A]
         [--measures a,b,...] [--out DIR] [--force]
 """
 
@@ -62,12 +68,15 @@ from empirical import sweep
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
+from empirical.tiers import check
 from empirical.train import TrainConfig
 
-from .bootstrap import kendall_tau
-from .measures import MEASURES, defaults
-from .quantities import COSTS, evaluate
+from .catalog import evaluate, measure_defaults, ordered
+from .measures import MEASURES
 from .network import Network
+from .pgdl import score as pgdl_score
+from .quantities import COSTS
+from .ranking import kendall_tau
 
 REPLICATE = "seed"  # the axis of repeated runs: grouped over, never a hyperparameter of its own
 MIN_ESS = 12.0  # Dziugaite et al.'s minimum effective sample size of an environment (their scripts' default)
@@ -169,11 +178,13 @@ def statistics(settings: Sequence[Mapping[str, Any]], measure: Sequence[float], 
     unit = [e for e in every if e["pairs"] >= MIN_ESS]  # at weight 1 the effective sample size is the pair count
     robust = environments(settings, measure, gap, axes, test_size=test_size, min_ess=MIN_ESS)
     worst = lambda envs: max((e["loss"] for e in envs), default=None)  # noqa: E731
+    pgdl = pgdl_score(settings, measure, gap, hyperparameters(axes))
     return {"n": len(measure), "tau": kendall_tau(measure, gap) if len(measure) >= 2 else None, "psi": psi,
             "Psi": mean_psi(psi), "sign_error_max": worst(every),
             "sign_error_mean": sum(e["loss"] for e in every) / len(every) if every else None,
             "environments": len(every), "unit_sign_error_max": worst(unit), "unit_environments": len(unit),
-            "robust_sign_error_max": worst(robust), "robust_environments": len(robust)}
+            "robust_sign_error_max": worst(robust), "robust_environments": len(robust),
+            "pgdl": pgdl["score"], "pgdl_pair": pgdl["pair"]}
 
 
 # ---- measuring one network --------------------------------------------------------------------
@@ -216,7 +227,7 @@ def measure_network(run: MeasureRun, root: Path) -> Record:
 @dataclass(frozen=True)
 class StudyConfig:
     """A sweep (`grid`, an `empirical.sweep.SweepConfig`) and the measures evaluated on each of its
-    networks (names in `MEASURES`; `genproof.measures.defaults()` for the default set), with `seed`
+    networks (names in `MEASURES`; `genproof.catalog.measure_defaults()` for the default set), with `seed`
     for the measures' random draws."""
 
     grid: sweep.SweepConfig
@@ -224,6 +235,7 @@ class StudyConfig:
     seed: int = 0
 
     def __post_init__(self):
+        ordered()  # every measure registered, those of genproof.curvature among them
         measures = tuple(self.measures)
         if not measures:
             raise ValueError(f"a study needs at least one measure; measures: {', '.join(MEASURES.names())}")
@@ -312,13 +324,13 @@ def analysis(points: list[dict], config: StudyConfig) -> dict:
 def markdown(summary: dict) -> str:
     """The ranking table: tau, psi per hyperparameter axis, Psi, the worst environment (every
     environment; Dziugaite et al.'s unweighted ones of 12 pairs or more, and their weighted and
-    filtered ones, each with their number) and the cost."""
+    filtered ones, each with their number), the PGDL score and the cost."""
     from .report import markdown_table
 
     hyper = hyperparameters(list(summary["axes"]))
     header = (["measure", "tau"] + [f"psi {a}" for a in hyper]
               + ["Psi", "worst env. (all)", "mean env. (all)", "unweighted worst (envs)", "robust worst (envs)",
-                 "cost s/network", "cost class"])
+                 "PGDL", "cost s/network", "cost class"])
 
     def num(v, signed=True):
         return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
@@ -326,7 +338,8 @@ def markdown(summary: dict) -> str:
     body = [[r["measure"], num(r["tau"])] + [num(r["psi"][a]) for a in hyper]
             + [num(r["Psi"]), num(r["sign_error_max"], False), num(r["sign_error_mean"], False),
                f"{num(r['unit_sign_error_max'], False)} ({r['unit_environments']})",
-               f"{num(r['robust_sign_error_max'], False)} ({r['robust_environments']})", f"{r['cost_s']:.3g}", r["cost"]]
+               f"{num(r['robust_sign_error_max'], False)} ({r['robust_environments']})", num(r["pgdl"], False),
+               f"{r['cost_s']:.3g}", r["cost"]]
             for r in summary["rows"]]
     axes = ", ".join(f"{a} {tuple(v)}" for a, v in summary["axes"].items())
     notes = [f"{summary['fitted']} of {summary['networks']} networks fitted their training set and are studied"]
@@ -344,7 +357,9 @@ def markdown(summary: dict) -> str:
             f"(genproof's; 0 orders every pair right, 1/2 is a coin, 1 reverses every pair); unweighted: their "
             f"filter_noise=False, pairs at weight 1 in environments of at least {summary['min_ess']:g} pairs; robust: "
             f"theirs in full, Hoeffding weights at n_test = {summary['test_size']} and effective sample size >= "
-            f"{summary['min_ess']:g}.\n"
+            f"{summary['min_ess']:g}; "
+            f"PGDL: the NeurIPS 2020 competition's score, the conditional mutual information (normalized, 0 to 1) between "
+            f"the orders of measure and gap given two hyperparameters, the least over pairs of them (genproof.pgdl).\n"
             f"- time: training {summary['train_s']:.0f} s and measures {summary['measure_s']:.0f} s, summed over the "
             f"networks as their records state them; this record took {summary.get('wall_s', float('nan')):.0f} s of "
             f"wall time to compute (runs it found recorded were read, not run again).\n")
@@ -392,9 +407,9 @@ def figure(summary: dict):
     return fig
 
 
-# ---- grids --------------------------------------------------------------------------------------
+# ---- tiers --------------------------------------------------------------------------------------
 
-GRIDS = {
+TIER_GRIDS = {
     "quick": ("an MLP on the whole data set, width (32, 256) x depth (1, 3) x lr (0.01, 0.1) x batch size (32, 256) "
               "x seeds (0, 1): 32 networks, CPU minutes on digits"),
     "full": ("an MLP on the whole data set, width (64, 256, 1024) x depth (1, 2, 3) x lr (0.01, 0.03, 0.1) x batch "
@@ -409,15 +424,14 @@ AXES = {
 MAX_STEPS = {"quick": 20_000, "full": 100_000}
 
 
-def grid(name: str, dataset: str = "digits", data_dir: str | None = None, device: str = "auto") -> sweep.SweepConfig:
-    """A preset sweep (`GRIDS`): the axes that Jiang et al. (width, depth, learning rate, batch size;
-    they vary dropout, weight decay and the optimizer too) and Dziugaite et al. (width, depth,
+def tier_config(tier: str, dataset: str = "digits", data_dir: str | None = None,
+                device: str = "auto") -> sweep.SweepConfig:
+    """The tier's sweep (`TIER_GRIDS`): the axes that Jiang et al. (width, depth, learning rate, batch
+    size; they vary dropout, weight decay and the optimizer too) and Dziugaite et al. (width, depth,
     learning rate) vary, around an MLP trained by SGD with momentum 0.9 to 100% training accuracy."""
-    if name not in GRIDS:
-        raise ValueError(f"unknown grid {name!r}; grids: {', '.join(GRIDS)}")
     base = FitConfig(DataConfig(dataset, data_dir=data_dir), ModelConfig("mlp"),
-                     TrainConfig(momentum=0.9, max_steps=MAX_STEPS[name], device=device))
-    return sweep.SweepConfig(base, AXES[name])
+                     TrainConfig(momentum=0.9, max_steps=MAX_STEPS[check(tier)], device=device))
+    return sweep.SweepConfig(base, AXES[tier])
 
 
 # ---- the command line ---------------------------------------------------------------------------
@@ -426,36 +440,40 @@ def grid(name: str, dataset: str = "digits", data_dir: str | None = None, device
 def main(argv: list[str] | None = None) -> int:
     from empirical import cli
 
+    ordered()
     parser = cli.new_parser("python -m genproof.study", __doc__.split("\n\n")[0],
-                            epilog=cli.listing({"measures": MEASURES}) + "\n\ngrids:\n"
-                            + "\n".join(f"  {k:<6} {v}" for k, v in GRIDS.items()))
+                            epilog=cli.listing({"measures": MEASURES}) + "\n\ntiers (the sweep):\n"
+                            + "\n".join(f"  {k:<6} {v}" for k, v in TIER_GRIDS.items()))
     cli.add_data_options(parser)
-    parser.add_argument("--grid", choices=tuple(GRIDS), default="quick", help="the sweep preset (default %(default)s)")
+    cli.add_tier_option(parser, help="the sweep: quick, 32 MLPs on the CPU; full, 243 (see below)")
     parser.add_argument("--measures", help="comma-separated measure names (default: every measure but the opt-in "
                                            "ones; 'all' adds those)")
-    parser.add_argument("--seed", type=cli.non_negative_int, default=0, help="seed of the measures' random draws")
+    parser.add_argument("--measure-seed", type=cli.non_negative_int, default=0,
+                        help="seed of the measures' own random draws (the networks' seeds are an axis of the tier's "
+                             "sweep; default 0)")
     parser.add_argument("--executor", choices=sweep.EXECUTORS, default="serial", help="default %(default)s")
     parser.add_argument("--address", help="Ray cluster to join (with --executor ray; default: start a local one)")
     parser.add_argument("--num-cpus", type=cli.positive_int, metavar="N", help="CPUs of a local Ray cluster")
     parser.add_argument("--threads", type=cli.positive_int, default=1, help="threads per run (default %(default)s)")
     cli.add_device_option(parser)
     cli.add_out_option(parser)
+    cli.add_log_option(parser)
     cli.add_force_option(parser, "write the study record again from the recorded runs")
     args = parser.parse_args(argv)
 
     def make():
         if args.address and args.executor != "ray":
             raise ValueError("--address joins a Ray cluster: give it with --executor ray")
-        config = grid(args.grid, args.dataset, args.data_dir, args.device)
+        config = tier_config(args.tier, args.dataset, args.data_dir, args.device)
         config = replace(config, base=replace(config.base, data=cli.with_sizes(config.base.data, args)))
         names = (MEASURES.names() if args.measures == "all" else
-                 tuple(n.strip() for n in args.measures.split(",")) if args.measures else defaults())
-        study = StudyConfig(config, names, args.seed)
+                 tuple(n.strip() for n in args.measures.split(",")) if args.measures else measure_defaults())
+        study = StudyConfig(config, names, args.measure_seed)
         return run(study, args.out, executor=args.executor, address=args.address, num_cpus=args.num_cpus,
                    threads=args.threads, force=args.force)
 
     try:
-        return cli.run_report(make, markdown, written=" (study.md, study.png, summary.json)")
+        return cli.run_report(make, markdown, written=" (study.md, study.png, summary.json)", args=args)
     except StudyIncomplete as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

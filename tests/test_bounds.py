@@ -41,8 +41,10 @@ def test_default_run_prints_the_table_and_writes_its_record(tmp_path, capsys):
     assert "rows are not simultaneous" in flat
     (fit_run,) = tmp_path.glob("fit-*")
     assert result["fit_run"] == fit_run.name  # relative to the record root
-    assert bounds.main(["--out", str(tmp_path)]) == 0  # the second call reads the cache
-    assert capsys.readouterr().out.startswith(out.split("written:")[0])
+    assert bounds.main(["--out", str(tmp_path)]) == 0  # the second call reads the cache, and says so
+    again = capsys.readouterr().out
+    assert again.startswith(out.split("written:")[0]) and "written:" not in again
+    assert f"from the cache, nothing recomputed: {run}/" in again and "--force computes it again" in again
     assert len(list(tmp_path.glob("fit-*"))) == 1 and len(list(tmp_path.glob("bounds-*"))) == 1
 
 

@@ -52,6 +52,23 @@ def test_repeated_names_are_told_apart_and_absent_kinds_stay_out_of_the_legend()
     assert len(only_measures.get_legend().get_texts()) == 2  # the two lines, no bar kinds
 
 
+def test_the_title_says_how_much_data_the_network_saw():
+    title = bounds.figure(result([row("vc", "network", 2.0)], 1)).axes[0].get_title()
+    assert title == "mlp on digits (100 train / 50 test examples)"  # a subset of a data set says it is one
+
+
+def test_a_verdict_prints_in_short_lines_with_one_verdict_word():
+    from genproof.report import Verdict, verdict_text
+
+    measured = {f"quantity_number_{i}": 0.123456 * i for i in range(40)}
+    v = Verdict(claim="a.b", tier="quick", holds=True, measured=measured, tolerances={"t": 1.0}, setting=None,
+                statement="", source="", cited={}, cited_from="", expected_to_hold=True, wall_s=2.0)
+    text = verdict_text(v)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert text.startswith("    holds (2.0 s)\n") and text.count("holds") == 1
+    assert "quantity_number_39=4.815" in text and "tolerances: t=1" in text
+
+
 def test_the_confidence_sentence_says_when_no_row_uses_delta():
     text = bounds.report_markdown(result([row("spectral", "measure", 3.0, delta=None)], 0))
     assert "No row uses a confidence parameter delta" in text and "1 - 0 x" not in text

@@ -142,3 +142,19 @@ def test_randomization_seeds_list_the_runs_and_out_defaults_to_the_record_root(t
     assert randomization.main(argv) == 0
     assert len(list(tmp_path.glob("fit-*"))) == 3
     assert capsys.readouterr().err == ""
+
+
+def test_a_report_read_from_the_store_says_nothing_was_recomputed(tmp_path, capsys):
+    from empirical.records import cached_run
+
+    def make():
+        return cached_run(tmp_path, "toy", {"n": 1}, lambda out: {"value": 1.0})
+
+    assert cli.run_report(make, lambda s: f"value {s['value']}", " (summary.json)") == 0
+    first = capsys.readouterr().out.splitlines()
+    (run,) = tmp_path.glob("toy-*")
+    assert first == ["value 1.0", f"written: {run} (summary.json)"]
+    assert cli.run_report(make, lambda s: f"value {s['value']}", " (summary.json)") == 0
+    again = capsys.readouterr().out.splitlines()
+    assert again[0] == "value 1.0" and again[1].startswith(f"from the cache, nothing recomputed: {run} (summary.json), made by ")
+    assert again[1].endswith("--force computes it again")

@@ -10,9 +10,11 @@ from torch import nn
 
 from empirical.gradients import coherence, coherence_moments, per_example_gradients
 from empirical.models import ModelConfig, build
+from empirical.objectives import cross_entropy
 from empirical.records import Record
 from empirical.robust import median_of_three, winsorized_mean
-from empirical.train import UPDATE_RULES, TrainConfig, cross_entropy
+from empirical.train import TrainConfig
+from empirical.update_rules import UPDATE_RULES
 from genproof.coherence import gradient_spread, minibatch_alpha, orthogonal_alpha, replace_one_bound
 
 
@@ -43,12 +45,59 @@ def test_batch_norm_and_dropout_in_training_mode_are_refused():
     with pytest.raises(ValueError, match="model.eval"):
         per_example_gradients(net, lambda a, b: cross_entropy(net, a, b), x, y)
     net.eval()
-    per_example_gradients(net, lambda a, b: cross_entropy(net, a, b), x, y)  # running statistics: fine
+    per_example_gradients(net, lambda a, b: cross_entropy(net, a, b), x, y, "outer")  # running statistics: fine
+    norm = nn.Sequential(nn.Linear(6, 4), nn.LayerNorm(4), nn.Linear(4, 3)).double()  # no layer-factor rule
     with pytest.raises(ValueError, match="method='vmap'"):
-        per_example_gradients(net, lambda a, b: cross_entropy(net, a, b), x, y, "outer")
+        per_example_gradients(norm, lambda a, b: cross_entropy(norm, a, b), x, y, "outer")
     drop = _net(dropout=0.5)
     with pytest.raises(ValueError, match="dropout"):
         per_example_gradients(drop, lambda a, b: cross_entropy(drop, a, b), x, y)
+
+
+def _conv_nets():
+    """Convolutions (strided, dilated, padded, without bias), BatchNorm on running statistics, a Linear
+    layer over positions: every layer-factor rule, with P x P Gram matrices smaller (conv2d 5->6 on 3x3
+    positions) and larger (conv1d, 4 positions, 1 x 3 x 2 weights) than the gradients."""
+    torch.manual_seed(0)
+    c2 = nn.Sequential(nn.Conv2d(2, 5, 3, padding=1), nn.BatchNorm2d(5), nn.ReLU(), nn.MaxPool2d(2),
+                       nn.Conv2d(5, 6, 2, stride=1, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 9, 3)).double()
+    with torch.no_grad():
+        c2(torch.randn(32, 2, 8, 8, dtype=torch.float64))  # running statistics other than (0, 1)
+    c1 = nn.Sequential(nn.Conv1d(1, 3, 2, stride=2, padding=1, dilation=2), nn.ReLU(), nn.Linear(4, 5), nn.Flatten(),
+                       nn.Linear(15, 3)).double()
+    g = torch.Generator().manual_seed(2)
+    return [(c2.eval(), torch.randn(5, 2, 8, 8, generator=g, dtype=torch.float64)),
+            (c1, torch.randn(5, 1, 8, generator=g, dtype=torch.float64))]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_layer_factors_of_convolutions_and_batch_norm_match_a_loop(case):
+    net, x = _conv_nets()[case]
+    y = torch.arange(len(x)) % 3
+    loss = lambda a, b: cross_entropy(net, a, b)  # noqa: E731
+    got = per_example_gradients(net, loss, x, y, "outer")
+    assert sorted(got) == sorted(k for k, p in net.named_parameters())
+    for i in range(len(x)):
+        net.zero_grad()
+        loss(x[i:i + 1], y[i:i + 1]).backward()
+        for k, p in net.named_parameters():
+            assert torch.allclose(got[k][i], p.grad, atol=1e-12, rtol=0), (k, i)
+    outer, vm = coherence_moments(net, loss, x, y, 2, "outer"), coherence_moments(net, loss, x, y, 2, "vmap")
+    for k in vm:
+        assert outer[k]["mean_sq"] == pytest.approx(vm[k]["mean_sq"], rel=1e-10)
+        assert outer[k]["sq_mean"] == pytest.approx(vm[k]["sq_mean"], rel=1e-10)
+
+
+def test_a_layer_applied_twice_is_refused_by_the_layer_factors_and_auto_uses_vmap():
+    lin = nn.Linear(6, 6).double()
+    twice = nn.Sequential(lin, nn.ReLU(), lin, nn.Linear(6, 3)).double()
+    x, y = _data()
+    loss = lambda a, b: cross_entropy(twice, a, b)  # noqa: E731
+    with pytest.raises(ValueError, match="more than once"):
+        per_example_gradients(twice, loss, x, y, "outer")
+    auto, vm = per_example_gradients(twice, loss, x, y), per_example_gradients(twice, loss, x, y, "vmap")
+    assert all(torch.equal(auto[k], vm[k]) for k in vm)  # "auto" falls back to vmap
+    assert coherence_moments(twice, loss, x, y) == coherence_moments(twice, loss, x, y, method="vmap")
 
 
 def test_micro_batches_give_the_same_moments():

@@ -4,6 +4,7 @@ bare (weights and data only) and complete (with its initialization and a recipe)
 give its rows or a row that says why not, never an exception. A new quantity is covered by being
 registered."""
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -12,11 +13,12 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from empirical.pbb import stages
 from empirical.subspace import SubspaceConfig
 from empirical.train import TrainConfig
 from genproof import Network, Recipe, evaluate
-from genproof.catalog import ordered
-from genproof.quantities import KINDS, QUANTITIES, describe
+from genproof.catalog import describe, ordered
+from genproof.quantities import KINDS, QUANTITIES
 
 
 def mlp(input_shape, num_classes):
@@ -100,6 +102,16 @@ def networks(tmp_path_factory):
     return out
 
 
+@pytest.fixture(autouse=True)
+def small_curvature(monkeypatch):
+    """The Hessian measures with a few products each: the harness checks the contract (tests/test_curvature.py
+    the numbers)."""
+    from genproof import curvature
+
+    for name, value in (("EIG_TOL", 1e-2), ("TRACE_PROBES", 2), ("SLQ_PROBES", 1), ("SLQ_STEPS", 3)):
+        monkeypatch.setattr(curvature, name, value)
+
+
 @pytest.fixture
 def small_retraining(monkeypatch):
     """The retraining quantities at a few steps each: the harness checks the contract, not the numbers."""
@@ -111,8 +123,8 @@ def small_retraining(monkeypatch):
     monkeypatch.setattr(compression, "SubspaceConfig", partial(SubspaceConfig, train=tiny, quant_steps=5))
     monkeypatch.setattr(compression, "MAX_RUNS", 1)
     family_config = backprop.family_config
-    monkeypatch.setattr(backprop, "family_config", lambda net, prior, delta: family_config(net, prior, delta).__class__(
-        **{**family_config(net, prior, delta).__dict__, "prior_epochs": 1, "posterior_epochs": 1, "mc_draws": 1}))
+    monkeypatch.setattr(backprop, "family_config", lambda net, prior, delta: replace(
+        family_config(net, prior, delta), **stages(1, 1, progress=False), mc_draws=1))
     small = partial(dziugaite_roy.pac_bayes_bound, steps=20, m=20)
     for module in (dziugaite_roy, genproof.pac_bayes):  # the family's name and the measure's (imported when used)
         monkeypatch.setattr(module, "pac_bayes_bound", small)
@@ -183,3 +195,15 @@ def test_every_quantity_has_a_card():
         card = describe(entry.name)
         assert card.startswith(f"# {entry.name}") and "- needs:" in card and "- source:" in card
         assert all(k in KINDS for k in entry.factory.kinds)
+
+
+def test_a_card_a_quantity_names_exists_and_its_card_names_it():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    cards = {e.name: e.factory.card for e in ordered() if e.factory.card}
+    assert {"pbb", "compression"} <= set(cards)
+    for name, card in cards.items():
+        assert (repo / card).is_file(), (name, card)
+        assert card in describe(name)
+    assert (repo / "docs/sources/perezortiz2021.md").read_text().count("## Where we differ from their code") == 1

@@ -18,7 +18,8 @@ from empirical.models import ModelConfig
 from empirical.train import TrainConfig, train
 from empirical.worlds import WorldsData, draw, eval_grid, ideal_stream, real_source
 from genproof import bootstrap
-from genproof.bootstrap import JUDGED_RULE, analysis, bootstrap_error, kendall_tau, stopping_time, stopping_times
+from genproof.bootstrap import JUDGED_RULE, analysis, bootstrap_error, stopping_time, stopping_times
+from genproof.ranking import kendall_tau
 
 CPU = torch.device("cpu")
 

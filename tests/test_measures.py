@@ -10,7 +10,8 @@ import torch
 from empirical.fit import DataConfig, FitConfig
 from empirical.models import ModelConfig
 from empirical.train import TrainConfig
-from genproof.measures import MEASURES, box_scale, defaults, gaussian_scale, largest_scale
+from genproof.catalog import measure_defaults
+from genproof.measures import MEASURES, box_scale, gaussian_scale, largest_scale
 from genproof.quantities import COSTS, Undefined
 from genproof.norms import margin_at, norm_measures
 from genproof.network import Network
@@ -147,7 +148,7 @@ def test_incoherence_is_one_minus_a_coherence(net):
 
 
 def test_the_registry_says_what_each_measure_costs():
-    assert set(defaults()) == {e.name for e in MEASURES} - {"pac-bayes-bound"}  # the one opt-in: it optimizes
+    assert set(measure_defaults()) == {e.name for e in MEASURES} - {"pac-bayes-bound"}  # the one opt-in: it optimizes
     for entry in MEASURES:
         assert entry.factory.cost in COSTS and entry.factory.source, entry.name
     with pytest.raises(ValueError, match="unknown measure"):

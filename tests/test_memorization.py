@@ -214,13 +214,15 @@ def test_bad_inputs_name_the_argument(call, message):
         call()
 
 
-def test_the_claim_reports_an_absent_optional_data_set_and_measures_the_rest(tmp_path):
+def test_the_claim_reports_an_absent_optional_data_set_and_measures_the_rest(tmp_path, monkeypatch):
+    from empirical.data import files
     from genproof.claims.zhang2017.memorization import Memorization, Source, _measure_memorization, memorization
 
-    setting = Memorization((Source("digits", split="all"),
-                            Source("cifar10", data_dir="no/such/folder", optional=True)), exact_rows=5)
+    monkeypatch.setenv(files.ENV_VAR, str(tmp_path / "no-such-folder"))
+    monkeypatch.setenv(files.BARE_ENV, "1")  # no system folders, no download: the data is where the user says
+    setting = Memorization((Source("digits", split="all"), Source("cifar10", optional=True)), exact_rows=5)
     measured = _measure_memorization(setting, tmp_path)
     assert measured["measured_sources"] == ["digits"]
-    assert measured["cifar10_data"].startswith("absent: no folder") and "no/such/folder" in measured["cifar10_data"]
+    assert measured["cifar10_data"].startswith("absent: ") and "no-such-folder" in measured["cifar10_data"]
     assert measured["digits_n_params"] == 2 * 1797 + 64
     assert memorization.holds(measured, memorization.tolerances)

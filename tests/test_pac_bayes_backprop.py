@@ -13,8 +13,9 @@ from empirical.fit import DataConfig
 from empirical.models import ModelConfig, build
 from empirical.probabilistic import Gaussian, ProbBatchNorm, ProbConv, probabilistic, softplus_inverse
 from genproof.pac_bayes import independent_mean_upper, kl_bound, kl_inverse_upper
-from genproof.pac_bayes.backprop import PBBConfig, certify, split, stochastic_error
-from genproof.pac_bayes.objectives import (PacBayesObjective, bounded_cross_entropy, fclassic, flamb, fquad)
+from empirical.pac_bayes_objectives import PacBayesObjective, bounded_cross_entropy, fclassic, flamb, fquad
+from empirical.pbb import PBBConfig, split, stages, stochastic_error, train_posteriors
+from genproof.pac_bayes.backprop import certify
 
 # ---- the objectives, against PBB's pbb/bounds.py PBBobj.bound (kl_penalty = 1) --------------------
 
@@ -156,7 +157,7 @@ def test_unsupported_layers_are_refused():
 # ---- the certificate ----------------------------------------------------------------------------
 
 TINY = dict(data=DataConfig("digits", n_train=400, n_test=200), model=ModelConfig("mlp", width=32, depth=1),
-            prior_epochs=30, posterior_epochs=10, mc_draws=3, test_draws=2, progress=False)
+            **stages(30, 10, progress=False), mc_draws=3, test_draws=2)
 
 
 def test_split_is_disjoint_and_honest():
@@ -180,7 +181,8 @@ def test_config_refuses_bad_input():
 def test_certificate_is_recomputed_from_its_parts(tmp_path):
     # three prior scales, the best reported: both the Monte Carlo step and the PAC-Bayes step are union
     # bounds over the three, at delta_mc / 3 and delta / 3, so the row holds w.p. 1 - delta - delta_mc
-    s = certify(PBBConfig(**TINY, prior_sigma=(0.01, 0.03, 0.1)), tmp_path).summary
+    record = train_posteriors(PBBConfig(**TINY, prior_sigma=(0.01, 0.03, 0.1)), tmp_path)
+    s = certify(record)
     assert s["n_prior"] == 200 and s["n_bound"] == 200
     assert s["mc_independent_draws"] == 200 * 3
     assert s["delta_per_prior_scale"] == pytest.approx(s["delta"] / 3)
@@ -191,7 +193,20 @@ def test_certificate_is_recomputed_from_its_parts(tmp_path):
         assert row["bound"] == pytest.approx(kl_bound(upper, row["kl"], 200, s["delta"] / 3), rel=1e-12)
     assert s["bound"] == min(r["bound"] for r in s["prior_scales_tried"])
     assert s["confidence"] == pytest.approx(1 - 0.025 - 0.01)
-    assert (tmp_path / next(p.name for p in tmp_path.iterdir() if p.name.startswith("pbb-")) / "posterior.pt").exists()
+    best = min(range(3), key=lambda k: s["prior_scales_tried"][k]["bound"])
+    assert s["posterior"] == f"posterior-{best}.pt" and s["run"] == record.path.name
+    assert all((record.path / f"posterior-{k}.pt").exists() for k in range(3))  # the record keeps every Q
+    assert "bound" not in record.summary["prior_scales"][0]  # the record holds the experiment, not the formula
+
+
+def test_stages_train_for_the_epochs_they_name():
+    from empirical.train import train
+
+    x, y = torch.randn(600, 4), torch.randint(0, 2, (600,))
+    result = train(nn.Linear(4, 2), (x, y), stages(3, 1, progress=False)["prior_train"])
+    assert result.steps == 3 * math.ceil(600 / 250) and result.epochs == 3
+    with pytest.raises(ValueError, match="give a budget"):
+        stages(3, 1)["prior_train"].__class__(max_steps=None)
 
 
 def test_per_example_draws_of_a_cnn_equal_one_network_per_example():

@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from empirical import sweep
 from empirical.fit import DataConfig
-from genproof import study
+from genproof import pgdl, study
 from genproof.study import (StudyConfig, StudyIncomplete, environments, granulated, hoeffding_weight, mean_psi,
                             sign_error, statistics)
 
@@ -101,6 +101,13 @@ def test_sign_error_and_an_environment_by_hand():
     assert env["loss"] == 0.25 and env["pairs"] == 4
 
 
+def test_the_pgdl_score_is_over_the_hyperparameters_not_the_seed():
+    measure, gap = _table(0)
+    s = statistics(GRID, measure, gap, AXES, test_size=100)
+    assert s["pgdl"] == pgdl.score(GRID, measure, gap, ["a", "b"])["score"] and s["pgdl_pair"] == ["a", "b"]
+    assert statistics(GRID, gap, gap, AXES, test_size=100)["pgdl"] == pytest.approx(1, abs=1e-9)
+
+
 def test_hoeffding_weights_filter_as_dziugaite_et_al():
     # their formula: (1 - 2 exp(-2 n (d / 2)^2))^2, clipped at 0
     assert hoeffding_weight(0.1, 10_000) == pytest.approx((1 - 2 * math.exp(-2 * 10_000 * 0.05 ** 2)) ** 2)
@@ -135,11 +142,11 @@ def test_unweighted_worst_keeps_environments_of_12_pairs_as_their_script():
 
 # ---- the study end to end ------------------------------------------------------------------------
 
-CHEAP = ("params", "spec-orig", "dist-init", "pacbayes-flatness")
+CHEAP = ("params", "spec-orig", "dist-init", "pacbayes-flatness", "hessian-eigenvalue")
 
 
 def _tiny_config(measures=CHEAP) -> StudyConfig:
-    grid = study.grid("quick")
+    grid = study.tier_config("quick")
     base = replace(grid.base, data=DataConfig("digits", n_train=100, n_test=60),
                    train=replace(grid.base.train, max_steps=2000, device="cpu"))
     return StudyConfig(sweep.SweepConfig(base, (("width", (8, 16)), ("lr", (0.05, 0.1)), ("seed", (0, 1)))), measures)
@@ -160,6 +167,7 @@ def test_a_tiny_study_writes_its_record_table_and_figure(tmp_path, one_thread):
     assert (record.path / "study.png").stat().st_size > 0
     table = (record.path / "study.md").read_text()
     assert all(f"| {m} |" in table for m in CHEAP) and "psi width" in table and "psi lr" in table
+    assert "| PGDL |" in table and all(r["pgdl_pair"] == ["width", "lr"] for r in s["rows"] if r["pgdl"] is not None)
     assert s["networks"] == 8 and {tuple(sorted(p["values"])) for p in s["points"]} == {("lr", "seed", "width")}
     for p in s["points"]:
         assert set(p["measures"]) == set(CHEAP) and set(p["seconds"]) == set(CHEAP)
@@ -196,8 +204,8 @@ def test_a_study_config_is_checked():
         StudyConfig(grid, ("params", "params"))
     with pytest.raises(ValueError, match="besides the seed"):
         StudyConfig(sweep.SweepConfig(grid.base, (("seed", (0, 1)),)), ("params",))
-    with pytest.raises(ValueError, match="unknown grid"):
-        study.grid("medium")
+    with pytest.raises(ValueError, match="unknown tier 'medium'; tiers: quick, full"):
+        study.tier_config("medium")
 
 
 def test_the_command_line_refuses_bad_input(capsys, tmp_path):
@@ -205,7 +213,7 @@ def test_the_command_line_refuses_bad_input(capsys, tmp_path):
     assert "unknown measure 'sharpnes'" in capsys.readouterr().err
     assert study.main(["--address", "head:6379", "--out", str(tmp_path)]) == 2
     assert "--executor ray" in capsys.readouterr().err
-    for bad in (["--grid", "medium"], ["--executor", "dask"], ["--threads", "0"]):
+    for bad in (["--tier", "medium"], ["--grid", "quick"], ["--executor", "dask"], ["--threads", "0"]):
         with pytest.raises(SystemExit) as exit_:
             study.main(bad)
         assert exit_.value.code == 2

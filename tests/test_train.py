@@ -5,8 +5,9 @@ import torch
 from torch import nn
 
 from empirical.models import ModelConfig, build
-from empirical.train import (UPDATE_RULES, GradientStep, Resident, Stream, TrainConfig, augment, evaluate,
-                             fresh_samples, train)
+from empirical.batches import Resident, Stream, augment
+from empirical.train import TrainConfig, evaluate, train
+from empirical.update_rules import UPDATE_RULES, GradientStep
 
 
 def blobs(n=200, d=10, k=4, seed=0):
@@ -219,12 +220,6 @@ def test_a_stream_trains_on_fresh_samples_and_never_repeats_a_batch():
     assert drawn == list(range(12))
     assert [r["step"] for r in res.history] == [5, 10, 12] and res.epochs is None
     assert all(r["epoch"] is None for r in res.history)
-    stream = fresh_samples("mnist1d", 8, seed=0)
-    a, b = stream.next_batch(), stream.next_batch()
-    assert a[0].shape == (8, 1, 40) and not torch.equal(a[0], b[0])
-    assert torch.equal(fresh_samples("mnist1d", 8, seed=0).next_batch()[0], a[0])  # seeded
-    with pytest.raises(ValueError, match="procedural data set"):
-        fresh_samples("digits", 8, seed=0)
 
 
 def test_an_objective_with_parameters_trains_them_with_the_model():
@@ -296,3 +291,81 @@ def test_evaluation_at_listed_steps_with_probes():
         TrainConfig(eval_every=5, eval_at=(3,))
     with pytest.raises(ValueError, match="eval_at must be"):
         TrainConfig(eval_at=(0,))
+
+
+def test_evaluation_sums_on_the_device_as_the_host_would():
+    """The counts accumulate in a float64 tensor and are read once: the same numbers as summing
+    every batch's float32 sum as Python floats, whatever the batch size."""
+    x, y, _, _ = blobs(n=100)
+    model = mlp()
+    by_host = {"loss": 0.0, "acc": 0.0, "soft_error": 0.0}
+    with torch.no_grad():
+        for i in range(0, len(x), 7):
+            logits = model(x[i:i + 7]).float()
+            by_host["loss"] += torch.nn.functional.cross_entropy(logits, y[i:i + 7], reduction="sum").item()
+            by_host["acc"] += (logits.argmax(1) == y[i:i + 7]).sum().item()
+            by_host["soft_error"] += logits.softmax(1).gather(1, y[i:i + 7, None]).sum().item()
+    out = evaluate(model, x, y, batch_size=7, soft_error=True)
+    assert out["loss"] == by_host["loss"] / len(x) and out["acc"] == by_host["acc"] / len(x)
+    assert out["soft_error"] == 1 - by_host["soft_error"] / len(x)
+    whole = evaluate(model, x, y, batch_size=len(x), soft_error=True)
+    assert whole["acc"] == out["acc"] and whole["loss"] == pytest.approx(out["loss"], rel=1e-6)
+
+
+def test_a_time_limit_stops_the_loop_with_a_last_evaluation():
+    x, y, xt, yt = blobs()
+    cfg = TrainConfig(lr=0.01, batch_size=10, max_steps=10_000, time_limit_s=1e-9, progress=False)
+    result = run(mlp(), x, y, xt, yt, cfg)
+    assert result.steps == 1 and len(result.history) == 1 and result.history[-1]["step"] == 1
+    with pytest.raises(ValueError, match="time_limit_s"):
+        TrainConfig(time_limit_s=0)
+
+
+def test_compile_is_on_by_default_for_image_models_on_cuda_only():
+    from empirical.train import _compiles, cross_entropy
+
+    images, flat = torch.zeros(2, 3, 8, 8), torch.zeros(2, 10)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert _compiles(TrainConfig(), cuda, images, cross_entropy)
+    assert not _compiles(TrainConfig(), cpu, images, cross_entropy)
+    assert not _compiles(TrainConfig(), cuda, flat, cross_entropy)
+    assert not _compiles(TrainConfig(), cuda, images, lambda model, x, y: model(x).sum())  # another objective
+    assert _compiles(TrainConfig(compile=True), cpu, flat, cross_entropy)
+    assert not _compiles(TrainConfig(compile=False), cuda, images, cross_entropy)
+
+
+def test_new_fields_at_their_defaults_leave_the_hashes_as_they_were():
+    from empirical.fit import DataConfig, FitConfig
+    from empirical.records import config_hash
+
+    # the hashes of these configs before `compile` and `time_limit_s` existed (commit c8d4241)
+    assert config_hash(TrainConfig(lr=0.1, device="cpu")) == "01e520dae238"
+    fit = FitConfig(DataConfig("cifar10"), ModelConfig("resnet18"), TrainConfig(lr=0.1, batch_size=512, device="cpu"),
+                    seed=3)
+    assert config_hash(fit) == "e95e5983228b"
+    assert config_hash(TrainConfig(lr=0.1, device="cpu", compile=False)) != "01e520dae238"
+
+
+def test_a_compiled_model_trains_and_evaluates_as_the_eager_one(monkeypatch):
+    """The loop's compiled path (one graph per mode, the batch size dynamic, evaluation through the
+    compiled module) on the CPU: dynamo captures the graphs and, with its "eager" backend (no code
+    generation, so the test takes a second), the numbers are the eager loop's."""
+    import dataclasses
+    import functools
+
+    from torch._dynamo.utils import counters
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 1, 8, 8, generator=g), torch.arange(40) % 3
+    cnn = ModelConfig("cnn", channels=4)
+    cfg = TrainConfig(lr=0.05, batch_size=16, max_steps=6, stop_at_fit=False, progress=False)  # 16, 16, 8 a pass
+    eager = train(build(cnn, (1, 8, 8), 3, seed=0), (x, y), cfg, evals={"train": (x, y)})
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = train(build(cnn, (1, 8, 8), 3, seed=0), (x, y), dataclasses.replace(cfg, compile=True),
+                     evals={"train": (x, y)})
+    assert counters["stats"]["unique_graphs"] >= 2  # a graph for training, one for evaluation
+    for a, b in zip(eager.history, compiled.history, strict=True):
+        assert b["train_acc"] == a["train_acc"] and b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
+        assert b["batch_loss"] == pytest.approx(a["batch_loss"], rel=1e-5)

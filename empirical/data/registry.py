@@ -50,7 +50,7 @@ def _files(module) -> Source:
     return Source(module.NUM_CLASSES, lambda n_train, n_test, data_dir, download: module.arrays(data_dir, download))
 
 
-DATASETS = Registry("data set")
+DATASETS = Registry("data set", group="genproof.datasets")  # other packages add data sets through entry points
 DATASETS.add("digits", Source(digits.NUM_CLASSES, lambda *_: digits.arrays()),
              "(1, 8, 8), 10 classes, 1,437 / 360: scikit-learn's bundled 8x8 digits, fixed split")
 DATASETS.add("mnist1d", _procedural(MNIST1D),

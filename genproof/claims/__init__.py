@@ -84,16 +84,25 @@ class Claim:
 
     def judge(self, setting: Any, tier: str, root: str | Path | None, expected_to_hold: bool = True) -> Verdict:
         """Measure `setting` and judge it against the tolerances."""
-        from empirical.records import default_root
+        from empirical.records import default_root, reading, versions
 
+        root = Path(root) if root else default_root()
         start = time.perf_counter()
-        measured = self.measure(setting, Path(root) if root else default_root())
+        with reading() as read:
+            measured = self.measure(setting, root)
         return Verdict(
             claim=self.id, tier=tier, holds=bool(self.holds(measured, self.tolerances)), measured=measured,
             tolerances=dict(self.tolerances), setting=setting, statement=self.statement,
             source=self.source, cited=dict(self.cited), cited_from=self.cited_from, expected_to_hold=expected_to_hold,
-            wall_s=time.perf_counter() - start,
+            wall_s=time.perf_counter() - start, records=tuple(_under(p, root) for p in read), code=versions(),
         )
+
+
+def _under(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:  # a run read from another root
+        return str(path)
 
 
 REGISTRY = Registry("claim")
@@ -152,8 +161,10 @@ def recipe_claims() -> list[Claim]:
 
 
 def select(patterns: list[str] | None = None) -> list[Claim]:
-    """The claims whose id matches any of the shell-style `patterns` (all if none); an unmatched
-    pattern is an error that lists the ids."""
+    """The claims whose id matches any of the shell-style `patterns` (all if none), in the order
+    of the patterns (a claim comes with the first pattern it matches; by id within one), so that a
+    run stopped midway has checked the claims named first; an unmatched pattern is an error that
+    lists the ids."""
     from fnmatch import fnmatch
 
     claims = all_claims()
@@ -162,7 +173,8 @@ def select(patterns: list[str] | None = None) -> list[Claim]:
     unmatched = [p for p in patterns if not any(fnmatch(c.id, p) for c in claims)]
     if unmatched:
         raise ValueError(f"no claim matches {unmatched}; claims: {', '.join(c.id for c in claims)}")
-    return [c for c in claims if any(fnmatch(c.id, p) for p in patterns)]
+    chosen = {c.id: c for p in patterns for c in claims if fnmatch(c.id, p)}  # the first match keeps its place
+    return list(chosen.values())
 
 
 def one_blas_thread(measure):

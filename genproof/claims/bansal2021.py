@@ -34,8 +34,6 @@ SETTINGS = {
 }
 # The authors' README tables, row by row: method, backbone, augmentation, then in %: generalization gap,
 # robustness, memorization, rationality, Theorem II bound (None: NaN there), RRM bound, test accuracy.
-AUTHORS_COLUMNS = ("method", "backbone", "aug", "gap", "robustness", "memorization", "rationality", "theorem2",
-                   "rrm", "test")
 AUTHORS_CIFAR10 = (
     ("amdim", "amdim_encoder", False, 6.682, 2.076349, 5.6887, 0, 70.51672, 7.765049, 87.38),
     ("amdim", "resnet101", False, 12.458, 1.220833, 14.264408, 0, 100.0, 15.485241, 62.43),

@@ -9,11 +9,11 @@ sharpness- and PAC-Bayes-based flatness measures come out best, norm-based and p
 measures badly (as we recall the paper's Table; its numbers could not be reached here, so none is
 cited).
 
-quick: the `quick` grid of `genproof.study` on digits: an MLP, width (32, 256) x depth (1, 3) x lr
+quick: the `quick` tier of `genproof.study` on digits: an MLP, width (32, 256) x depth (1, 3) x lr
 (0.01, 0.1) x batch size (32, 256) x seeds (0, 1), 32 networks trained by SGD with momentum to 100%
 training accuracy. The axes were chosen before any run, on principle: the ones both Jiang et al.
 and Dziugaite et al. vary (width, depth, learning rate) and batch size, the axis sharpness was
-proposed for (Keskar et al. 2017). full: the `full` grid (three values per axis, three seeds, 243
+proposed for (Keskar et al. 2017). full: the `full` tier (three values per axis, three seeds, 243
 networks) on Fashion-MNIST; on demand, not run on this machine.
 
 Weaker than the source, and different: one small data set and an MLP instead of CIFAR-10/SVHN and
@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..measures import defaults
-from ..study import StudyConfig, grid, run
+from ..catalog import measure_defaults
+from ..study import StudyConfig, run, tier_config
 from . import Claim, register
 
-QUICK = StudyConfig(grid("quick", "digits"), defaults())
-FULL = StudyConfig(grid("full", "fashion-mnist"), defaults())
+QUICK = StudyConfig(tier_config("quick", "digits"), measure_defaults())
+FULL = StudyConfig(tier_config("full", "fashion-mnist"), measure_defaults())
 SOURCE = "Jiang et al., ICLR 2020 ('Fantastic Generalization Measures and Where to Find Them'), Sections 4 and 7"
 CITED = {"Jiang et al. 2020, abstract": "over 10,000 convolutional networks, more than 40 measures",
          "Jiang et al. 2020, tables": "not cited: the paper's tables could not be reached here"}

@@ -1,6 +1,6 @@
 """Claims of perezortiz2021: Perez-Ortiz, Rivasplata, Shawe-Taylor, Szepesvari, "Tighter risk
-certificates for neural networks", JMLR 22 (2021). The certificate is
-`genproof.pac_bayes.backprop.certify` (PAC-Bayes by backprop, fquad, Monte Carlo then kl inversion).
+certificates for neural networks", JMLR 22 (2021). The experiment is `empirical.pbb.train_posteriors`,
+the certificate `genproof.pac_bayes.backprop.certify` (fquad, Monte Carlo then kl inversion).
 
 quick: a 2x256 ReLU MLP on all of scikit-learn's digits (1,437 train / 360 test); the data-dependent
 prior is trained on half the training set (718 examples: 100 epochs of SGD, lr 0.005, momentum
@@ -14,14 +14,8 @@ runs the data-dependent one).
 The paper's own numbers (MNIST certificates with learned priors) could not be read here; only its
 abstract is cited.
 
-A caution for the validity claim on Fashion-MNIST: the certificate bounds the error on the
-distribution the training split was drawn from, and Fashion-MNIST's official test split is harder
-than that. Measured on 2026-11-24: a logistic regression trained on half of the training split
-(seeds 0, 1, 2) errs on 14.51%, 14.66%, 14.51% of the other half and on 15.83%, 16.06%, 15.87% of
-the test split, 1.3 points more each time (about 3 standard errors), while the nearest-neighbour
-distances from the held-out half and from the test split to the first half have the same
-distribution (no duplicates explain it). So on Fashion-MNIST a certificate may sit a little below
-the test error without being wrong; on digits the test split is a random split of one pool.
+A caution for the validity claim on Fashion-MNIST (its official test split is harder than the
+training distribution): docs/sources/perezortiz2021.md.
 """
 
 from __future__ import annotations
@@ -33,8 +27,9 @@ from threadpoolctl import threadpool_limits
 
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig
+from empirical.pbb import PBBConfig, stages, train_posteriors
 
-from ..pac_bayes.backprop import PBBConfig, certify
+from ..pac_bayes.backprop import certify
 from . import Claim, register
 
 SOURCE = "Perez-Ortiz, Rivasplata, Shawe-Taylor & Szepesvari, JMLR 2021"
@@ -57,9 +52,9 @@ class CertificateSetting:
 
 
 QUICK = CertificateSetting(PBBConfig(DataConfig("digits"), ModelConfig("mlp", width=256, depth=2),
-                                     prior_epochs=100, posterior_epochs=50, device="cpu", progress=False))
+                                     **stages(100, 50, device="cpu", progress=False)))
 FULL = CertificateSetting(PBBConfig(DataConfig("fashion-mnist"), ModelConfig("mlp", width=600, depth=3),
-                                    prior_epochs=20, posterior_epochs=10))
+                                    **stages(20, 10)))
 
 
 def _on_recipe(setting: CertificateSetting, fit) -> CertificateSetting:
@@ -72,7 +67,7 @@ def _measure(setting: CertificateSetting, root: Path) -> dict:
     out = {}
     with threadpool_limits(1):
         for key, config in setting.configs().items():
-            s = certify(config, root).summary
+            s = certify(train_posteriors(config, root))
             out.update({f"bound_{key}": s["bound"], f"kl_{key}": s["kl"],
                         f"stochastic_bound_set_error_{key}": s["stochastic_bound_set_error"],
                         f"stochastic_test_error_{key}": s["stochastic_test_error"],

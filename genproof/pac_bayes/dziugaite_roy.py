@@ -27,8 +27,9 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector
 
+from empirical.batches import WithReplacement
 from empirical.probabilistic import gaussian_kl_diag
-from empirical.train import TrainConfig, WithReplacement, train
+from empirical.train import TrainConfig, train
 
 from ..network import Network, has_batch_norm
 from ..quantities import Bound, bound_family
@@ -151,7 +152,7 @@ class GaussianPosterior(nn.Module):
 @dataclass(frozen=True)
 class DziugaiteRoyObjective:
     """The training objective of Dziugaite & Roy 2017, Section 3, for a `GaussianPosterior` (an
-    `empirical.train.Objective`): surrogate(mu + s * eps) + sqrt(B / 2) with one Gaussian draw eps
+    `empirical.objectives.Objective`): surrogate(mu + s * eps) + sqrt(B / 2) with one Gaussian draw eps
     per step from `generator` (see `_optimize_posterior`); `project` keeps lam at most the grid's
     top, c exp(-1/b)."""
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-import genproof
 from constructions.memorization import build, build_classifier, verify_exact
 from empirical import data as datasets
 from empirical.fit import DataConfig, FitConfig, fit
@@ -27,28 +26,23 @@ from empirical.train import TrainConfig
 from .. import Claim, register
 from ..presets import MLP_1X512_DIGITS
 
-REPO = Path(genproof.__file__).resolve().parents[1]
 CONSTRUCTION = {"spacing": "left", "candidates": 8}
 
 
 @dataclass(frozen=True)
 class Source:
-    """Inputs to memorize: data set `name`, its `split` ("train", or "all" = train + test).
-    `data_dir` is relative to the repository root (None: the loader's search order); an
-    `optional` source that is absent is reported among the measured numbers instead of failing."""
+    """Inputs to memorize: data set `name`, its `split` ("train", or "all" = train + test), found
+    by the loader's search order ($GENPROOF_DATA, the system folders); an `optional` source is
+    never downloaded, and when absent it is reported among the measured numbers instead of failing."""
 
     name: str
     split: str = "train"
-    data_dir: str | None = None
     optional: bool = False
 
     def inputs(self) -> np.ndarray | str:
         """(n, d) float32 inputs, or a message saying where an optional source was not found."""
-        data_dir = REPO / self.data_dir if self.data_dir else None
-        if self.optional and data_dir is not None and not data_dir.is_dir():
-            return f"absent: no folder {data_dir}"
         try:
-            ds = datasets.load(self.name, data_dir=data_dir, download=not self.optional)
+            ds = datasets.load(self.name, download=not self.optional)
         except datasets.DataNotFoundError as exc:
             if self.optional:
                 return f"absent: {exc}"
@@ -121,10 +115,9 @@ memorization = register(Claim(
                "labels of n real d-dimensional images exactly: built in closed form, its float64 forward pass "
                "reproduces every label, and its rational-arithmetic version has zero residual."),
     settings={
-        # CPU, seconds: all 1,797 digits (8x8) and, when the folder beside the repository holds it, the
-        # real CIFAR-10 subset (the first 1,000 images of each training batch: 5,000 x 3,072).
-        "quick": Memorization((Source("digits", split="all"),
-                               Source("cifar10", data_dir="../shared/data/cifar10-subset", optional=True))),
+        # CPU, seconds: all 1,797 digits (8x8) and, when $GENPROOF_DATA holds it (CI points it at the
+        # real CIFAR-10 subset: the first 1,000 images of each training batch, 5,000 x 3,072), CIFAR-10.
+        "quick": Memorization((Source("digits", split="all"), Source("cifar10", optional=True))),
         # The published setting: all 50,000 CIFAR-10 training images (data found by the loader).
         "full": Memorization((Source("cifar10"),)),
     },

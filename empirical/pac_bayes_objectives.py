@@ -1,12 +1,13 @@
 """The PAC-Bayes-inspired training objectives of Perez-Ortiz, Rivasplata, Shawe-Taylor and
 Szepesvari, "Tighter risk certificates for neural networks", JMLR 22 (2021), Section 4, for a
-probabilistic network (`empirical.probabilistic`), as objectives of the one training loop.
+probabilistic network (`empirical.probabilistic`), as objectives of the one training loop
+(`empirical.pbb` trains with them; `genproof.pac_bayes.backprop` takes the certificate).
 
 With L the empirical risk of a minibatch under one weight draw (a loss in [0, 1]), KL = KL(Q || P)
 in nats, n the number of examples the certificate is evaluated on and delta its confidence:
 
 - fclassic = L + sqrt((KL + log(2 sqrt(n)/delta)) / (2n)): the PAC-Bayes-kl bound relaxed by
-  Pinsker's inequality, the objective of Dziugaite & Roy 2017 (`dziugaite_roy`) without its
+  Pinsker's inequality, the objective of Dziugaite & Roy 2017 (`genproof.pac_bayes.dziugaite_roy`) without its
   prior-grid term;
 - fquad = (sqrt(L + eps) + sqrt(eps))^2, eps = (KL + log(2 sqrt(n)/delta)) / (2n): the relaxation of
   the kl by the inequality kl(q||p) >= (p - q)^2 / (2p), their new objective;
