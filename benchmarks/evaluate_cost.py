@@ -32,7 +32,7 @@ from genproof import Network, Recipe, evaluate
 from genproof.catalog import ordered
 from results import publish  # benchmarks/results.py, beside this script
 
-NORM_QUANTITIES = ["norms", "spectral", "spectral-product", "frobenius", "path"]
+NORM_QUANTITIES = ["norms", "bartlett-spectral", "spectral-product", "golowich-frobenius", "path"]
 
 
 def mlp(input_shape, num_classes):

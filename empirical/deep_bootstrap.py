@@ -7,15 +7,19 @@ batch source.
   minibatch is fresh (`empirical.worlds`): no example is seen twice.
 Both are evaluated on one log-spaced grid of steps (`empirical.worlds.eval_grid`): test error and
 test soft-error (1 - mean softmax probability of the true label, the authors' `test_all`), and
-the real world's train error and soft-error. The stopping time, the bootstrap error and the
-rankings are formulas of these curves (`genproof.bootstrap`).
+the real world's train loss, error and soft-error on its N samples as drawn (`train_*`) and, when
+the run augments, on a fresh augmentation of them at each evaluation (`augmented_train_*`: what the
+authors' train metrics measure, on their augmented training loader). The stopping time, the
+bootstrap error and the rankings are formulas of these curves (`genproof.bootstrap`).
 
 `run(WorldRun) -> Record` is one world of one model and trial (cached as `world-<hash>/`);
 `experiment(BootstrapConfig) -> Record` runs both worlds of every model and seed and records their
-curves (cached as `deep-bootstrap-<hash>/`, summary.json: `dataset`, `n_train`, `steps`,
-`batch_size`, `augment`, `models`: per model label, its `config` and per seed `runs`: `steps` and
-the curves `real_test_error`, `real_test_soft_error`, `real_train_error`, `real_train_soft_error`,
-`ideal_test_error`, `ideal_test_soft_error`). `tier_config` holds the tiers' presets.
+curves (rebuilt from the world records on every call as `deep-bootstrap-<hash>/`, summary.json: `dataset`,
+`n_train`, `steps`, `batch_size`, `augment`, `models`: per model label, its `config` and per seed
+`runs`: `steps` and the curves `real_test_error`, `real_test_soft_error`, `real_train_loss`,
+`real_train_error`, `real_train_soft_error` (with augmentation also `real_augmented_train_loss`,
+`real_augmented_train_error`, `real_augmented_train_soft_error`), `ideal_test_error`,
+`ideal_test_soft_error`). `tier_config` holds the tiers' presets.
 
 The defaults are the authors' sweep (preetum/deep-bootstrap-code, inftrain/sample_sweep.json):
 plain SGD, lr 0.1, no momentum, no weight decay, cosine schedule (`TrainConfig.lr_schedule`), batch 128.
@@ -33,7 +37,7 @@ from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root, write_jsonl
 from empirical.tiers import TIERS
 from empirical.train import TrainConfig, resolve_device, train
-from empirical.worlds import WorldsData, draw, eval_grid, ideal_stream, real_source
+from empirical.worlds import WorldsData, augmented_real, draw, eval_grid, ideal_stream, real_source
 
 WORLDS = ("real", "ideal")
 PAPER_TRAIN = TrainConfig(optimizer="sgd", lr_schedule="cosine", lr=0.1, momentum=0.0, weight_decay=0.0, batch_size=128,
@@ -60,10 +64,14 @@ class WorldRun:
     model: ModelConfig
     train: TrainConfig
     seed: int = 0
+    # derived, not chosen: a real world that augments is also evaluated on augmented samples. It is
+    # part of the identity so that a record made before that evaluation existed is not taken for one.
+    augmented_train: bool = False
 
     def __post_init__(self):
         if self.world not in WORLDS:
             raise ValueError(f"world must be one of {WORLDS}, got {self.world!r}")
+        object.__setattr__(self, "augmented_train", self.world == "real" and self.train.augment != "none")
         if self.train.stop_at_fit or not self.train.soft_error or self.train.eval_at is None:
             raise ValueError("both worlds run all T steps and record soft-errors on a grid: use a TrainConfig with "
                              "stop_at_fit=False, soft_error=True and eval_at=eval_grid(max_steps)")
@@ -79,8 +87,10 @@ def run(config: WorldRun, root: str | os.PathLike | None = None, force: bool = F
         source = (real_source if config.world == "real" else ideal_stream)(worlds, t.batch_size, t.augment,
                                                                            config.seed, device)
         evals = {"test": worlds.test, **({"train": worlds.real} if config.world == "real" else {})}
+        probes = {"augmented_train": augmented_real(worlds, t.augment, config.seed, device)} \
+            if config.augmented_train else None
         model = build(config.model, worlds.input_shape, worlds.num_classes, seed=config.seed)
-        result = train(model, source, t, seed=config.seed, evals=evals)
+        result = train(model, source, t, seed=config.seed, evals=evals, probes=probes)
         write_jsonl(out / "metrics.jsonl", result.history)
         return {**result.summary(), "world": config.world, "model": label(config.model)}
 
@@ -88,12 +98,13 @@ def run(config: WorldRun, root: str | os.PathLike | None = None, force: bool = F
 
 
 def curves(record: Record) -> dict:
-    """A world's curves by name (`test_error`, `test_soft_error`, and for the real world
-    `train_error`, `train_soft_error`), with their `steps`."""
+    """A world's curves by name (`test_loss`, `test_error`, `test_soft_error`, and for the real world
+    the same of `train` and, when it augments, of `augmented_train`), with their `steps`."""
     rows = record.metrics()
     out = {"steps": [r["step"] for r in rows]}
-    for split in ("test", "train"):
+    for split in ("test", "train", "augmented_train"):
         if f"{split}_acc" in rows[0]:
+            out[f"{split}_loss"] = [r[f"{split}_loss"] for r in rows]
             out[f"{split}_error"] = [1 - r[f"{split}_acc"] for r in rows]
             out[f"{split}_soft_error"] = [r[f"{split}_soft_error"] for r in rows]
     return out
@@ -122,7 +133,8 @@ class BootstrapConfig:
 
 def experiment(config: BootstrapConfig, root: str | os.PathLike | None = None, force: bool = False) -> Record:
     """Run (or take from the cache under `root`) both worlds of every model and seed, and record
-    their curves (module docstring)."""
+    their curves (module docstring). Only the worlds are cached (`force` trains them again); the
+    summary is rebuilt from their records on every call, so it always holds every curve they have."""
     root = Path(root or default_root())
 
     def compute(out: Path) -> dict:
@@ -143,7 +155,7 @@ def experiment(config: BootstrapConfig, root: str | os.PathLike | None = None, f
                 "batch_size": t.batch_size, "augment": t.augment, "lr": t.lr, "seeds": list(config.seeds),
                 "models": models}
 
-    return cached_run(root, "deep-bootstrap", config, compute, force=force)
+    return cached_run(root, "deep-bootstrap", config, compute, force=True)
 
 
 QUICK_MODELS = (ModelConfig("mlp", width=128, depth=3), ModelConfig("mlp", width=256, depth=3),

@@ -5,7 +5,11 @@ generalize better: Stability of stochastic gradient descent", ICML 2016):
   same initialisation, seed and minibatch order, and measure how far apart the two runs end;
 - `surrogate_fit`: the run hardt2016's non-convex theorem (3.12) speaks about: plain SGD with the
   steps alpha_t = c/t on `MarginRamp`, a loss in [0, 2] that is smooth in the logits and bounds the
-  0-1 loss from above.
+  0-1 loss from above, on minibatches drawn uniformly with replacement, afresh at every step
+  (`empirical.train.WithReplacement`: the stochastic gradient method, SGM, of the theorem, and the
+  sampling our minibatch form assumes, notebooks/minibatch_stability.ipynb). Its records are named
+  `surrogate-sgm-<hash>`: the runs recorded as `surrogate-fit-<hash>` walked a permutation per epoch
+  and are not read as these.
 
 The bounds they are compared with are in `genproof.stability`.
 """
@@ -20,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from empirical.batches import WithReplacement
 from empirical.data import Dataset
 from empirical.fit import DataConfig, FitConfig, corrupted_data
 from empirical.models import ModelConfig, build
@@ -100,12 +105,19 @@ def _losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: PerExample
     return loss(model(x), y)
 
 
+def sgm_batches(x: torch.Tensor, y: torch.Tensor, config: TrainConfig, seed: int) -> WithReplacement:
+    """Minibatches of `config.batch_size` drawn uniformly with replacement at every step, seeded by
+    `seed`: two runs on data sets that differ in one example draw the same indices."""
+    return WithReplacement(x, y, config.batch_size, torch.Generator().manual_seed(seed))
+
+
 def measure_stability(data: Dataset, model: ModelConfig, config: TrainConfig, indices: Sequence[int],
                       seed: int = 0, loss: PerExampleLoss = cross_entropy_per_example,
-                      by: int | None = None) -> list[StabilityMeasurement]:
+                      by: int | None = None, with_replacement: bool = False) -> list[StabilityMeasurement]:
     """Train on `data` and, for the k-th index of `indices`, on `data` with that training example
     replaced by test example k (test example `by` for every index, if given), with the same
-    initialisation, seed and minibatch order, for
+    initialisation, seed and minibatch order (a permutation walk per epoch, or with
+    `with_replacement` the indices `sgm_batches` draws), for
     `config.max_steps` steps (no stopping at fit), minimising the mean of the per-example `loss`
     (cross-entropy unless given); measure ||w - w'|| and |f(w; z) - f(w'; z)| for every test z
     (uniform stability bounds their sup over z, in expectation over the algorithm)."""
@@ -116,8 +128,8 @@ def measure_stability(data: Dataset, model: ModelConfig, config: TrainConfig, in
 
     def run(ds: Dataset) -> nn.Module:
         net = build(model, ds.input_shape, ds.num_classes, seed=seed)
-        train(net, (ds.x_train, ds.y_train), config, seed=seed, objective=objective,
-              evals={"train": (ds.x_train, ds.y_train)})
+        batches = sgm_batches(ds.x_train, ds.y_train, config, seed) if with_replacement else (ds.x_train, ds.y_train)
+        train(net, batches, config, seed=seed, objective=objective, evals={"train": (ds.x_train, ds.y_train)})
         return net.cpu()
 
     base = run(data)
@@ -139,7 +151,7 @@ class SurrogateFitConfig:
     """A run for hardt2016's Theorem 3.12: `model` on `data` (with `corruption`, seeded by `seed`, as
     in `empirical.fit.FitConfig`), trained on `MarginRamp(margin)` by plain SGD (no momentum, no
     weight decay, no augmentation) with the steps alpha_t = c / t (`train.lr` is c) for exactly
-    `train.max_steps` steps."""
+    `train.max_steps` steps, on minibatches drawn with replacement at every step (`sgm_batches`)."""
 
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -174,8 +186,10 @@ def surrogate_fit(config: SurrogateFitConfig, root: str | Path | None = None, fo
     def compute(out: Path) -> dict:
         ds = corrupted_data(config.fit).data
         model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
-        result = train(model, (ds.x_train, ds.y_train), config.train, seed=config.seed, objective=objective,
-                       evals={"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)})
+        t = config.train  # no epochs with replacement: evaluated every `eval_every` steps, else at the end
+        t = t if t.eval_every or t.eval_at else replace(t, eval_every=t.max_steps)
+        result = train(model, sgm_batches(ds.x_train, ds.y_train, t, config.seed), t, seed=config.seed,
+                       objective=objective, evals={"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)})
         torch.save(model.state_dict(), out / "model.pt")
         model = model.cpu()
         s = result.final
@@ -186,7 +200,7 @@ def surrogate_fit(config: SurrogateFitConfig, root: str | Path | None = None, fo
                 "n_train": ds.n_train, "n_test": ds.n_test, "num_classes": ds.num_classes,
                 "input_shape": list(ds.input_shape)}
 
-    return cached_run(root or default_root(), "surrogate-fit", config, compute, force=force)
+    return cached_run(root or default_root(), "surrogate-sgm", config, compute, force=force)
 
 
 def load_surrogate_model(record: Record, config: SurrogateFitConfig) -> nn.Module:

@@ -13,7 +13,10 @@ The test set is the data set's own test split (mnist1d: its fixed split, grown o
 
 `ideal_stream` hands the fresh examples out B at a time through the training loop's `Stream`
 seam, augmented on the device as the real world's `Resident` walk is; `real_source` is that walk
-(without a short last batch, as the authors' DataLoader with drop_last=True).
+(without a short last batch, as the authors' DataLoader with drop_last=True). `augmented_real` is
+the real samples as the authors' training loader shows them to their train-error evaluation: a
+fresh augmentation of every sample at each evaluation (all N of them; their loader drops the last
+N mod B).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from empirical.batches import Resident, Stream, augment
 from empirical.data import DATASETS, SAMPLABLE, load, sample
 from empirical.data import cifar5m
 from empirical.data.sampling import derive_seed, generator
+from empirical.train import evaluate
 
 POOLS = ("fashion-mnist", "cifar5m")  # finite pools of real images: the training split is the distribution
 
@@ -122,6 +126,19 @@ def real_source(worlds: Worlds, batch_size: int, augmentation: str, seed: int, d
     gen = generator(derive_seed("deep-bootstrap", "real-order", seed))
     x, y = worlds.real
     return Resident(x.to(device), y.to(device), batch_size, gen, augment=augmentation, drop_last=True)
+
+
+def augmented_real(worlds: Worlds, augmentation: str, seed: int, device: torch.device):
+    """A probe for the training loop: at each evaluation, the model's loss, accuracy and soft-error
+    on a fresh `augmentation` of the N real samples (the authors evaluate "Train Error" and "Train
+    Loss" on their augmented training loader, inftrain/train.py), from its own seeded generator."""
+    gen = generator(derive_seed("deep-bootstrap", "train-augment-eval", seed))
+    x, y = (t.to(device) for t in worlds.real)
+
+    def probe(model: torch.nn.Module) -> dict:
+        return evaluate(model, augment(x, gen, flip=augmentation == "crop+flip"), y, soft_error=True)
+
+    return probe
 
 
 def ideal_stream(worlds: Worlds, batch_size: int, augmentation: str, seed: int, device: torch.device) -> Stream:

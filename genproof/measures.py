@@ -199,7 +199,7 @@ def params(net: Network, seed: int = 0) -> float:
 def _norms(net: Network):
     from .norms import MarginNotPositive, norm_measures
 
-    try:  # gamma: the 10th percentile of the training margins, as in their code; computed once per evaluation
+    try:  # gamma: the k-th smallest training margin, k = floor(n / 10), their `_margin`; once per evaluation
         return net.shared("norm_measures", lambda: norm_measures(net))
     except MarginNotPositive as err:
         raise Undefined(str(err)) from err
@@ -207,11 +207,46 @@ def _norms(net: Network):
         raise Undefined(f"norm measures are not implemented for this network: {err}") from err
 
 
-@measure("spectral", "spectral complexity over the margin, ||X||_F R_A ln(W) / (gamma n) (genproof.norms)",
-         source="Bartlett, Foster, Telgarsky, NeurIPS 2017, Theorem 1.1 (genproof.norms); Jiang et al.'s (29)-(31) "
-                "are the same family in log form", cost="pass")
-def spectral(net: Network, seed: int = 0) -> float:
+@measure("bartlett-spectral", "Bartlett et al.'s spectral complexity over the margin, ||X||_F R_A ln(W) / (gamma n) "
+         "(genproof.norms)",
+         source="Bartlett, Foster, Telgarsky, NeurIPS 2017, Theorem 1.1 (genproof.norms); not one of Jiang et al.'s "
+                "numbered measures: its (2,1)-norms, ln W and ||X||_F rank networks otherwise than their spec-orig (30)",
+         cost="pass")
+def bartlett_spectral(net: Network, seed: int = 0) -> float:
     return _norms(net).spectral
+
+
+def _weight_matrices(net: Network) -> list[torch.Tensor]:
+    """The weight tensors as their code reshapes them, (out, everything else), in float64."""
+    return [w.double().reshape(w.shape[0], -1) for w in _weights(net.model)]
+
+
+@measure("spec-orig", "Jiang et al.'s spec-orig, prod_i ||W_i||_2^2 / gamma^2 * sum_i ||W_i||_F^2 / ||W_i||_2^2 "
+         "(weights only, a convolution's kernel reshaped to a matrix)",
+         source=f"{JIANG}, measure (30) 'spec.orig'; {DZIUGAITE_CODE}, get_all_measures (CT.LOG_SPEC_ORIG_MAIN, "
+                "of which this is the exponential before their sample-size adjustment: the same ranking)", cost="pass")
+def spec_orig(net: Network, seed: int = 0) -> float:
+    """Jiang et al.'s (30) as the code of Dziugaite et al. computes it: over the weight tensors W_i
+    (biases and batch-norm parameters left out; a convolution's kernel reshaped to (out, in k k),
+    whose spectral norm is their "approximate spectral norm", not the operator's), with gamma the
+    k-th smallest training margin, k = floor(n / 10) (`genproof.norms.margin_at`),
+        prod_i ||W_i||_2^2 / gamma^2 * sum_i ||W_i||_F^2 / ||W_i||_2^2.
+    Their code takes the log and adjusts it for the sample size, 0.5 (log v - log m), which orders
+    networks alike. Where we differ: their code folds batch norm into the preceding convolution
+    before measuring (`_reparam`); a network with batch norm has no value here, and their |gamma|
+    of a negative margin is refused (Undefined), as in every margin measure of genproof."""
+    from .norms import margin_at, margins
+
+    if has_batch_norm(net.model):
+        raise Undefined("spec-orig on a network with batch norm needs it folded into the preceding layer, as their "
+                        "code does; not implemented")
+    gamma = margin_at(margins(net.model, net.data.x_train, net.data.y_train), 0.1)
+    if gamma <= 0:
+        raise Undefined(f"the 10% order statistic of the training margins is {gamma:.3g} <= 0")
+    mats = _weight_matrices(net)
+    spec = torch.stack([torch.linalg.matrix_norm(w, ord=2) ** 2 for w in mats])
+    fro = torch.stack([torch.linalg.matrix_norm(w) ** 2 for w in mats])
+    return float(spec.prod() / gamma ** 2 * (fro / spec).sum())
 
 
 @measure("spectral-product", "product of squared spectral norms over the squared margin, prod ||A_i||^2 / gamma^2",
@@ -222,10 +257,12 @@ def spectral_product(net: Network, seed: int = 0) -> float:
     return m.lipschitz_bound ** 2 / m.gamma ** 2
 
 
-@measure("frobenius", "product of Frobenius norms over the margin (genproof.norms)",
-         source="Golowich, Rakhlin, Shamir, COLT 2018, Theorem 1 (genproof.norms); Jiang et al.'s (36) in log form",
-         cost="pass")
-def frobenius(net: Network, seed: int = 0) -> float:
+@measure("golowich-frobenius", "Golowich et al.'s Frobenius measure over the margin, "
+         "B (sqrt(2 ln(2) L) + 1) prod ||A_i||_F / (gamma sqrt(n)) (genproof.norms)",
+         source="Golowich, Rakhlin, Shamir, COLT 2018, Theorem 1 (genproof.norms); its depth factor "
+                "sqrt(2 ln(2) L) + 1 and the biases folded in make it no monotone function of Jiang et al.'s (36), "
+                "prod ||W_i||_F^2 / gamma^2, across networks of different depths", cost="pass")
+def golowich_frobenius(net: Network, seed: int = 0) -> float:
     value = _norms(net).frobenius
     if value is None:
         raise Undefined("no Frobenius product for residual networks (genproof.norms)")

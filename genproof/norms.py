@@ -11,9 +11,13 @@ through every nonlinearity). For a convolution A is the linear operator it is on
 input size, stride and padding, not its kernel.
 
 Margins: margin(x, y) = f(x)_y - max_{j != y} f(x)_j on the training set, gamma its
-`margin_quantile`-quantile (default the 10th percentile), and the margin loss at gamma,
+`margin_quantile` order statistic (`margin_at`: the k-th smallest margin, k = floor(q n), at least
+1; default q = 0.1), as the code of Dziugaite et al. takes it (nitarshan/robust-generalization-
+measures, data/generation/measures.py, `_margin`: `kthvalue(m // 10)`; their code then takes its
+absolute value, genproof refuses a gamma <= 0), and the margin loss at gamma,
     R_gamma = (1/n) #{i : margin(x_i, y_i) <= gamma},
-about `margin_quantile` by construction. Every margin bound below reads
+k/n (about `margin_quantile`) by construction when the margins are distinct. Every margin bound
+below reads
     test error <= R_gamma + (complexity) / gamma + (confidence term),
 so a measure at the 10th-percentile margin stands beside a margin-loss term of about 0.1; each row
 names it.
@@ -431,6 +435,16 @@ def margins(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return true - others
 
 
+def margin_at(margins_: torch.Tensor, quantile: float) -> float:
+    """The k-th smallest of `margins_`, k = floor(quantile n) and at least 1: the order statistic
+    Dziugaite et al.'s `_margin` takes (`kthvalue(m // 10)` at quantile 0.1), not an interpolated
+    quantile."""
+    if not 0 <= quantile < 1:
+        raise ValueError(f"quantile must be in [0, 1), got {quantile}")
+    k = max(1, math.floor(quantile * len(margins_) + 1e-9))  # 1e-9: q n in floats may fall just below an integer (0.29 * 100)
+    return float(margins_.kthvalue(k).values)
+
+
 @dataclass(frozen=True)
 class NormMeasures:
     """The margin-normalised measures and the numbers they are computed from (inputs augmented with 1)."""
@@ -459,7 +473,7 @@ CHECK_BATCH = 64  # training examples on which the folded network is checked aga
 
 
 class MarginNotPositive(ValueError):
-    """The margin gamma (a quantile of the training margins) is <= 0: the measures divide by it."""
+    """The margin gamma (an order statistic of the training margins) is <= 0: the measures divide by it."""
 
 
 def norm_measures(net: Network, margin_quantile: float = 0.1, reference: str = "zero") -> NormMeasures:
@@ -480,9 +494,9 @@ def norm_measures(net: Network, margin_quantile: float = 0.1, reference: str = "
     refs = network(net.init.eval(), net.data.input_shape) if reference == "init" else None
     n = len(y)
     mg = margins(model, x, y)
-    gamma = float(torch.quantile(mg, margin_quantile))
+    gamma = margin_at(mg, margin_quantile)
     if gamma <= 0:
-        raise MarginNotPositive(f"the {margin_quantile:.0%} quantile of the training margins is {gamma:.3g} <= 0: "
+        raise MarginNotPositive(f"the {margin_quantile:.0%} order statistic of the training margins is {gamma:.3g} <= 0: "
                                 f"more than that share of the training set is misclassified; norm measures need "
                                 f"gamma > 0")
     sq = x.reshape(n, -1).double().pow(2).sum(1) + 1  # |[x; 1]|^2
@@ -535,7 +549,7 @@ def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
         return [Bound("norm measures / margin", "Bartlett, Foster, Telgarsky 2017; Neyshabur et al. 2015, 2017", None,
                       "not-applicable", {"reason": str(err)})]
     detail = asdict(m)
-    at = f"gamma = {m.margin_quantile:.0%} margin quantile; margin loss at gamma {m.margin_loss:.3f}"
+    at = f"gamma = {m.margin_quantile:.0%} margin order statistic; margin loss at gamma {m.margin_loss:.3f}"
     spectral_source = ("Bartlett, Foster, Telgarsky 2017, Theorem 1.1" if not m.residual else
                        "Bartlett, Foster, Telgarsky 2017, Theorem 1.1, extended by us to residual blocks "
                        "(||skip|| + ||branch||): not covered by the theorem")

@@ -11,9 +11,11 @@ beta its smoothness, gamma its strong convexity, alpha_t the step sizes, T the s
 training-set size, b the minibatch size (a step follows the mean gradient of its b examples).
 
 The minibatch forms are our derivation (hardt2016 states b = 1), in notebooks/minibatch_stability.ipynb:
-a step's batch holds the differing example with probability b/n, and then that example's share of
-the step adds at most 2 alpha L / b to ||w - w'||; the other examples' mean is beta-smooth, so the
-recursions for E||w_t - w'_t|| are those of b = 1 (expected increment (b/n)(2 alpha L / b) = 2 alpha L / n).
+batches are drawn uniformly with replacement at every step (SGM, the stability run's sampling), so
+the differing example appears K_t ~ Binomial(b, 1/n) times in batch t, independently of the past;
+each copy adds at most 2 alpha L / b to ||w - w'|| and the other examples' mean is beta-smooth, so
+the recursions for E||w_t - w'_t|| are linear in K_t and, with E K_t = b/n, those of b = 1
+(expected increment (b/n)(2 alpha L / b) = 2 alpha L / n).
 """
 
 from __future__ import annotations
@@ -202,8 +204,9 @@ STABILITY_C = 10.0  # c of the stability run's steps c/t: learns on digits (quic
 def stability_run_config(net: Network) -> SurrogateFitConfig:
     """The run the stability row bounds: `net`'s recipe (architecture, data, corruption and seed),
     trained for as many steps as `net` (a network its user trained: the recipe's step budget) with
-    its batch size, on `MarginRamp` by plain SGD with steps `STABILITY_C` / t (the theorem's
-    algorithm: no momentum, no weight decay, no augmentation)."""
+    its batch size, on `MarginRamp` by plain SGD with steps `STABILITY_C` / t on minibatches drawn
+    with replacement at every step (the theorem's algorithm, SGM: no momentum, no weight decay, no
+    augmentation)."""
     cfg = net.fit_config
     steps = net.summary["steps"] or cfg.train.max_steps
     train = TrainConfig(lr=STABILITY_C, momentum=0.0, batch_size=cfg.train.batch_size, max_steps=steps,
@@ -271,7 +274,8 @@ def bound_rows(net: Network, delta: float) -> list:
         "uniform stability of a separate SGD run (c/t steps, margin-ramp surrogate), not of the trained network",
         SOURCE,
         s["train_surrogate"] + eps, "expectation" if exact else "lower-estimate",
-        {"bounds": "E[test 0-1 error] of the stability run (plain SGD, steps c/t, MarginRamp surrogate), not of the "
+        {"bounds": "E[test 0-1 error] of the stability run (plain SGD, steps c/t, batches drawn with replacement, "
+                   "MarginRamp surrogate), not of the "
                    "trained network", "epsilon_stab": eps, "train_surrogate": s["train_surrogate"],
          "test_surrogate": s["test_surrogate"], "L": L, "beta": beta,
          "constants": "exact" if exact else "estimated at the initial and final weights (lower estimates)",

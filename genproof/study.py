@@ -31,8 +31,12 @@ Statistics, per measure, over the networks where it is defined (the gap is the f
   v1 and b at v2, every seed of a against every seed of b; its loss is the weighted mean over its
   pairs of the sign error (1 - sign(c_a - c_b) sign(g_a - g_b)) / 2 (0 when the measure orders the
   pair's gaps correctly, 1 when it reverses them, 1/2 on a tie). `sign_error_max` is the largest
-  loss over environments with every pair at weight 1 (their `filter_noise=False`) and every
-  environment kept; `robust_sign_error_max` is theirs in full: weight (w - 1/2)_+ with w =
+  loss over environments with every pair at weight 1 and every environment kept (genproof's, not
+  theirs); `unit_sign_error_max` is their `filter_noise=False`: every pair at weight 1, but only
+  environments of at least `MIN_ESS` = 12 pairs (their `get_all_losses(min_ess=12.)` still filters;
+  at unit weights the effective sample size is the number of pairs), with their number in
+  `unit_environments` (at quick, 2 seeds give 4 pairs an environment: none passes, and the column
+  shows "-" with 0); `robust_sign_error_max` is theirs in full: weight (w - 1/2)_+ with w =
   `hoeffding_weight(|g_a - g_b|, n_test)`, the probability (by Hoeffding) that the two measured
   gaps differ, and only environments whose effective sample size (sum w)^2 / sum w^2 is at least
   `MIN_ESS` = 12 (their default). With a small test set and few seeds, no environment may pass:
@@ -171,13 +175,15 @@ def statistics(settings: Sequence[Mapping[str, Any]], measure: Sequence[float], 
     """Every statistic of one measure over the networks given (module docstring)."""
     psi = granulated(settings, measure, gap, axes)
     every = environments(settings, measure, gap, axes)
+    unit = [e for e in every if e["pairs"] >= MIN_ESS]  # at weight 1 the effective sample size is the pair count
     robust = environments(settings, measure, gap, axes, test_size=test_size, min_ess=MIN_ESS)
     worst = lambda envs: max((e["loss"] for e in envs), default=None)  # noqa: E731
     pgdl = pgdl_score(settings, measure, gap, hyperparameters(axes))
     return {"n": len(measure), "tau": kendall_tau(measure, gap) if len(measure) >= 2 else None, "psi": psi,
             "Psi": mean_psi(psi), "sign_error_max": worst(every),
             "sign_error_mean": sum(e["loss"] for e in every) / len(every) if every else None,
-            "environments": len(every), "robust_sign_error_max": worst(robust), "robust_environments": len(robust),
+            "environments": len(every), "unit_sign_error_max": worst(unit), "unit_environments": len(unit),
+            "robust_sign_error_max": worst(robust), "robust_environments": len(robust),
             "pgdl": pgdl["score"], "pgdl_pair": pgdl["pair"]}
 
 
@@ -317,19 +323,21 @@ def analysis(points: list[dict], config: StudyConfig) -> dict:
 
 def markdown(summary: dict) -> str:
     """The ranking table: tau, psi per hyperparameter axis, Psi, the worst environment (every
-    environment, and Dziugaite et al.'s filtered ones with their number), the PGDL score and the
-    cost."""
+    environment; Dziugaite et al.'s unweighted ones of 12 pairs or more, and their weighted and
+    filtered ones, each with their number), the PGDL score and the cost."""
     from .report import markdown_table
 
     hyper = hyperparameters(list(summary["axes"]))
     header = (["measure", "tau"] + [f"psi {a}" for a in hyper]
-              + ["Psi", "worst env.", "mean env.", "robust worst (envs)", "PGDL", "cost s/network", "cost class"])
+              + ["Psi", "worst env. (all)", "mean env. (all)", "unweighted worst (envs)", "robust worst (envs)",
+                 "PGDL", "cost s/network", "cost class"])
 
     def num(v, signed=True):
         return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
 
     body = [[r["measure"], num(r["tau"])] + [num(r["psi"][a]) for a in hyper]
             + [num(r["Psi"]), num(r["sign_error_max"], False), num(r["sign_error_mean"], False),
+               f"{num(r['unit_sign_error_max'], False)} ({r['unit_environments']})",
                f"{num(r['robust_sign_error_max'], False)} ({r['robust_environments']})", num(r["pgdl"], False),
                f"{r['cost_s']:.3g}", r["cost"]]
             for r in summary["rows"]]
@@ -344,10 +352,12 @@ def markdown(summary: dict) -> str:
             f"grid: {axes}\n\n" + markdown_table(header, body)
             + "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
             f"- tau: Kendall's tau with the gap (train minus test accuracy) over all networks; psi: Jiang et al.'s "
-            f"granulated coefficient per axis, Psi their mean; worst and mean env.: the largest and the mean sign "
-            f"error over the environments of Dziugaite et al. (0 orders every pair right, 1/2 is a coin, 1 reverses "
-            f"every pair); robust: the worst with their "
-            f"Hoeffding weights at n_test = {summary['test_size']} and effective sample size >= {summary['min_ess']:g}; "
+            f"granulated coefficient per axis, Psi their mean; worst and mean env. (all): the largest and the mean "
+            f"sign error over every environment of Dziugaite et al., each pair at weight 1 and none left out "
+            f"(genproof's; 0 orders every pair right, 1/2 is a coin, 1 reverses every pair); unweighted: their "
+            f"filter_noise=False, pairs at weight 1 in environments of at least {summary['min_ess']:g} pairs; robust: "
+            f"theirs in full, Hoeffding weights at n_test = {summary['test_size']} and effective sample size >= "
+            f"{summary['min_ess']:g}; "
             f"PGDL: the NeurIPS 2020 competition's score, the conditional mutual information (normalized, 0 to 1) between "
             f"the orders of measure and gap given two hyperparameters, the least over pairs of them (genproof.pgdl).\n"
             f"- time: training {summary['train_s']:.0f} s and measures {summary['measure_s']:.0f} s, summed over the "

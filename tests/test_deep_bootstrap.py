@@ -18,7 +18,7 @@ from empirical.models import ModelConfig
 from empirical.train import TrainConfig, train
 from empirical.worlds import WorldsData, draw, eval_grid, ideal_stream, real_source
 from genproof import bootstrap
-from genproof.bootstrap import analysis, bootstrap_error, stopping_time
+from genproof.bootstrap import JUDGED_RULE, analysis, bootstrap_error, stopping_time, stopping_times
 from genproof.ranking import kendall_tau
 
 CPU = torch.device("cpu")
@@ -120,11 +120,48 @@ def test_cifar5m_missing_part_is_one_line(tmp_path):
 
 
 def test_formulas():
-    assert stopping_time([1, 2, 4, 8], [0.5, 0.2, 0.009, 0.0]) == 4
-    assert stopping_time([1, 2], [0.5, 0.01]) is None  # below 1%, strictly
+    assert stopping_time([1, 2, 4, 8], [0.5, 0.2, 0.009, 0.0], 0.01) == 4
+    assert stopping_time([1, 2], [0.5, 0.01], 0.01) is None  # below 1%, strictly
     assert bootstrap_error([0.5, 0.4], [0.45, 0.41]) == pytest.approx([0.05, -0.01])
     with pytest.raises(ValueError, match="same steps"):
         bootstrap_error([0.5], [0.4, 0.3])
+
+
+# one Real World train curve, made by hand: the errors are gone at step 220, the loss falls below 0.01 at 455
+CURVE_STEPS = [1, 50, 100, 220, 300, 455, 600]
+CURVE_ERROR = [0.9, 0.2, 0.05, 0.008, 0.0, 0.0, 0.0]
+CURVE_LOSS = [2.3, 0.6, 0.2, 0.042, 0.02, 0.0099, 0.004]
+
+
+def test_stopping_rules_on_one_curve():
+    assert stopping_times(CURVE_STEPS, CURVE_ERROR, CURVE_LOSS) == {"train-error<1%": 220, "train-loss<0.01": 455}
+    assert JUDGED_RULE == "train-error<1%"
+    assert stopping_times(CURVE_STEPS, CURVE_ERROR, [1.0] * 7)["train-loss<0.01"] is None  # never below: no T_D
+
+
+def _runs(augmented: bool):
+    """Two seeds of one hand-made model; with augmentation the clean samples fit at 100, the augmented ones as above."""
+    clean = {"real_train_error": [0.9, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0], "real_train_loss": [2.3, 0.5, 0.009] + [0.001] * 4}
+    fit = {"real_augmented_train_error": CURVE_ERROR, "real_augmented_train_loss": CURVE_LOSS} if augmented else {
+        "real_train_error": CURVE_ERROR, "real_train_loss": CURVE_LOSS}
+    soft = [0.9, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3]
+    return [{"seed": s, "steps": CURVE_STEPS, **clean, **fit, "real_test_soft_error": soft, "real_test_error": soft,
+             "ideal_test_soft_error": soft, "ideal_test_error": soft} for s in (0, 1)]
+
+
+@pytest.mark.parametrize("augment", ["none", "crop+flip"])
+def test_analysis_reports_both_rules_on_the_authors_training_set(augment):
+    summary = {"dataset": "x", "n_train": 5, "steps": 600, "batch_size": 2, "augment": augment, "seeds": [0, 1],
+               "models": {"a": {"runs": _runs(augment != "none")}}}
+    m = analysis(summary)["models"]["a"]
+    assert m["stopping_time_by_rule"] == {"train-error<1%": 220, "train-loss<0.01": 455}
+    assert m["stopping_time"] == 220 and m["stopping_times"] == [220, 220] and m["stopping_rule"] == "train-error<1%"
+    assert m["train_set"] == ("clean" if augment == "none" else "augmented")
+    if augment != "none":  # the clean samples fit earlier; reported beside, never judged
+        assert m["stopping_time_clean"] == {"train-error<1%": 100, "train-loss<0.01": 100}
+        del summary["models"]["a"]["runs"][0]["real_augmented_train_error"]
+        with pytest.raises(ValueError, match="hold no augmented_train curves"):
+            analysis(summary)
 
 
 def test_kendall_tau_against_scipy_and_pairs():
@@ -167,6 +204,21 @@ def test_tiny_experiment_end_to_end(tmp_path):
     assert -1 <= result["tau"] <= 1 and "| mlp 1x16 |" in bootstrap.markdown(result)
 
 
+def test_augmented_real_world_is_measured_on_augmented_samples(tmp_path, fake_pool):
+    train_config = tiny_train(steps=8, augment="crop")
+    config = BootstrapConfig(WorldsData("fashion-mnist", 24, None), (ModelConfig("mlp", width=8),), train_config,
+                             seeds=(0,))
+    (real, ideal) = config.runs()
+    assert real.augmented_train and not ideal.augmented_train  # derived from the world and the augmentation
+    unaugmented = WorldRun("real", config.data, config.models[0], tiny_train())
+    assert not unaugmented.augmented_train
+    (r,) = experiment(config, tmp_path).summary["models"]["mlp 1x8"]["runs"]
+    assert {"real_augmented_train_error", "real_augmented_train_loss", "real_train_error", "real_train_loss"} <= set(r)
+    assert "ideal_augmented_train_error" not in r
+    # the augmented samples are not the clean ones: the two losses differ at some evaluation
+    assert r["real_augmented_train_loss"] != r["real_train_loss"]
+
+
 @pytest.mark.parametrize("argv, message", [
     pytest.param(["--dataset", "fashion-mnist", "--n-train", "70000"], "pool holds 60000 images",
                  marks=pytest.mark.needs_data("fashion-mnist")),
@@ -190,7 +242,8 @@ def test_cli_cifar5m_missing_part(capsys, tmp_path):
 def test_figures_draw(tmp_path):
     steps = [1, 2, 4, 8]
     runs = [{"seed": s, "steps": steps, "real_test_soft_error": [0.9, 0.7, 0.5, 0.5],
-             "real_test_error": [0.9, 0.6, 0.4, 0.4], "real_train_error": [0.9, 0.3, 0.0, 0.0], "ideal_test_soft_error": [0.9, 0.7, 0.5, 0.4],
+             "real_test_error": [0.9, 0.6, 0.4, 0.4], "real_train_error": [0.9, 0.3, 0.0, 0.0],
+             "real_train_loss": [2.0, 0.8, 0.05, 0.02], "ideal_test_soft_error": [0.9, 0.7, 0.5, 0.4],
              "ideal_test_error": [0.9, 0.6, 0.4, 0.3]} for s in (0, 1)]
     summary = {"dataset": "x", "n_train": 5, "steps": 8, "batch_size": 2, "augment": "none", "seeds": [0, 1],
                "models": {"a": {"runs": runs}}}

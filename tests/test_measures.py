@@ -3,6 +3,7 @@ tiny trained network (exact where a closed form exists, monotone where the defin
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,7 +13,7 @@ from empirical.train import TrainConfig
 from genproof.catalog import measure_defaults
 from genproof.measures import MEASURES, box_scale, gaussian_scale, largest_scale
 from genproof.quantities import COSTS, Undefined
-from genproof.norms import norm_measures
+from genproof.norms import margin_at, norm_measures
 from genproof.network import Network
 
 TINY = FitConfig(DataConfig("digits", n_train=120, n_test=60), ModelConfig("mlp", width=16, depth=1),
@@ -62,9 +63,56 @@ def test_distance_from_initialization_is_zero_at_initialization(net):
 
 def test_norm_measures_are_genproof_norms(net):
     m = norm_measures(net)
-    assert MEASURES.get("spectral").value(net) == m.spectral
-    assert MEASURES.get("frobenius").value(net) == m.frobenius and MEASURES.get("path").value(net) == m.path
+    assert MEASURES.get("bartlett-spectral").value(net) == m.spectral
+    assert MEASURES.get("golowich-frobenius").value(net) == m.frobenius and MEASURES.get("path").value(net) == m.path
     assert MEASURES.get("spectral-product").value(net) == pytest.approx(m.lipschitz_bound ** 2 / m.gamma ** 2)
+    assert "spectral" not in MEASURES.names() and "frobenius" not in MEASURES.names()  # renamed for what they are
+
+
+def test_margin_is_their_order_statistic():
+    # their _margin: torch.cat(margins).kthvalue(m // 10)[0]; the k-th smallest, no interpolation
+    for n in (10, 25, 30, 99, 1437):
+        mg = torch.randn(n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+        assert margin_at(mg, 0.1) == float(mg.kthvalue(n // 10).values)
+        assert margin_at(mg, 0.1) != pytest.approx(float(torch.quantile(mg, 0.1)))  # linear interpolation differs
+    assert margin_at(torch.tensor([3.0, 1.0, 2.0]), 0.1) == 1.0  # n < 10: their k = 0 fails; we take the smallest
+    assert margin_at(torch.arange(100.0), 0.29) == 28.0  # k = 29, though 0.29 * 100 < 29 in floats
+
+
+def test_spec_orig_is_their_formula(net):
+    """Jiang et al.'s (30) against the lines of Dziugaite et al.'s get_all_measures, rewritten here in
+    numpy for the weights of an MLP (float64 SVDs) and their margin, and then their log form."""
+    weights = [p.detach().double().numpy().reshape(p.shape[0], -1) for n, p in net.model.named_parameters()
+               if "bias" not in n]
+    logits = net.model.eval()(net.data.x_train).detach().double().numpy()
+    y = net.data.y_train.numpy()
+    rows = np.arange(len(y))
+    correct = logits[rows, y].copy()
+    logits[rows, y] = -np.inf
+    gamma = abs(np.sort(correct - logits.max(1))[len(y) // 10 - 1])
+    spec = np.array([np.linalg.svd(w, compute_uv=False).max() ** 2 for w in weights])
+    fro = np.array([(w ** 2).sum() for w in weights])
+    log_spec_orig_main = np.log(spec).sum() - 2 * np.log(gamma) + np.log((fro / spec).sum())  # their (30), raw
+    value = MEASURES.get("spec-orig").value(net)
+    assert value == pytest.approx(np.exp(log_spec_orig_main), rel=1e-9)
+    assert value == pytest.approx(np.prod(spec) / gamma ** 2 * (fro / spec).sum(), rel=1e-9)
+
+
+def test_spec_orig_is_scale_invariant_and_refuses_batch_norm(net):
+    scaled = copy.copy(net)
+    scaled.model = copy.deepcopy(net.model)
+    with torch.no_grad():
+        last = [m for m in scaled.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.mul_(3.0)
+        last.bias.mul_(3.0)
+    # prod ||W||^2 grows by 9, gamma^2 by 9: the ratio and sum ||W||_F^2 / ||W||_2^2 are unchanged
+    # (rel 1e-5: the margins come from a float32 forward pass, 3x larger logits round differently)
+    assert MEASURES.get("spec-orig").value(scaled) == pytest.approx(MEASURES.get("spec-orig").value(net), rel=1e-5)
+    bn = copy.copy(net)
+    bn.model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.BatchNorm1d(8),
+                                   torch.nn.ReLU(), torch.nn.Linear(8, 10)).eval()
+    with pytest.raises(Undefined, match="batch norm"):
+        MEASURES.get("spec-orig").value(bn)
 
 
 def test_flatness_scales_grow_with_the_threshold(net):

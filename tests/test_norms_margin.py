@@ -18,7 +18,7 @@ def test_a_nonpositive_margin_is_a_not_applicable_row():
         model.net[-1].weight.zero_()
         model.net[-1].bias.copy_(torch.tensor([1.0, 0.0]))  # class 0 for every input: class-1 margins are -1
     net = Network(model, (x, y), (x, y), init=model)
-    with pytest.raises(MarginNotPositive, match="quantile of the training margins is -1 <= 0"):
+    with pytest.raises(MarginNotPositive, match="order statistic of the training margins is -1 <= 0"):
         norm_measures(net)
     (row,) = bound_rows(net)
     assert row.kind == "not-applicable" and row.value is None and "<= 0" in row.detail["reason"]

@@ -154,4 +154,4 @@ def test_a_genproof_measure_becomes_a_pgdl_complexity(net):
     assert complexity("hessian-trace")(model, loader) == pytest.approx(
         MEASURES.get("hessian-trace").value(net), rel=1e-5)
     with pytest.raises(Undefined, match="margins"):  # an untrained network: no margin, no number made up
-        complexity("spectral")(model, (net.data.x_train.numpy(), net.data.y_train.numpy()))
+        complexity("bartlett-spectral")(model, (net.data.x_train.numpy(), net.data.y_train.numpy()))

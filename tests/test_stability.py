@@ -1,12 +1,15 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from empirical.data import Dataset
+from empirical.fit import DataConfig, corrupted_data
 from empirical.models import ModelConfig, build
-from empirical.replace_one import MarginRamp, SurrogateFitConfig, measure_stability, replace_one
-from empirical.train import TrainConfig
+from empirical.replace_one import (MarginRamp, SurrogateFitConfig, load_surrogate_model, measure_stability,
+                                   replace_one, sgm_batches, surrogate_fit)
+from empirical.train import TrainConfig, train
 from genproof.stability import (convex_bound, convex_parameter_bound, convex_pathwise_parameter_bound,
                                 estimate_lipschitz, estimate_smoothness, margin_ramp_constants,
                                 margin_ramp_linear_constants, nonconvex_bound, nonconvex_bound_minibatch,
@@ -126,6 +129,36 @@ def test_margin_ramp_linear_constants_bound_the_estimated_ones():
             p.data.mul_(10)  # margins inside the ramp
         assert 0 < estimate_lipschitz(model, ds.x_train, ds.y_train, MarginRamp(1.0).per_example) <= L
         assert 0 < estimate_smoothness(model, ds.x_train, ds.y_train, MarginRamp(1.0).per_example) <= beta
+
+
+def test_sgm_batches_draw_with_replacement_and_couple_two_runs():
+    ds = _tiny()
+    cfg = TrainConfig(lr=0.1, momentum=0.0, batch_size=8, max_steps=30)
+    a, b = sgm_batches(ds.x_train, ds.y_train, cfg, 3), sgm_batches(ds.x_train, ds.y_train, cfg, 3)
+    drawn = [a.next_batch()[0] for _ in range(200)]
+    assert all(torch.equal(x, b.next_batch()[0]) for x in drawn)  # the same indices from the same seed
+    rows = [{tuple(r) for r in x.tolist()} for x in drawn]
+    assert any(len(r) < 8 for r in rows)  # some batch repeats an example: drawn with replacement
+    same = ds.replace(x_test=ds.x_train[[5, 6]].clone(), y_test=ds.y_train[[5, 6]].clone())
+    (m,) = measure_stability(same, ModelConfig("mlp", depth=0), cfg, indices=[5], with_replacement=True)
+    assert m.parameter_distance == 0 and m.max_test_loss_difference == 0
+    (m,) = measure_stability(ds, ModelConfig("mlp", depth=0), cfg, indices=[5], with_replacement=True)
+    assert m.parameter_distance > 0
+
+
+def test_surrogate_fit_is_sgm_on_batches_drawn_with_replacement(tmp_path):
+    config = SurrogateFitConfig(DataConfig("digits", n_train=40, n_test=20), ModelConfig("mlp", depth=0),
+                                TrainConfig(lr=1.0, momentum=0.0, batch_size=8, max_steps=25,
+                                            lr_schedule="inverse-time", stop_at_fit=False, device="cpu"))
+    record = surrogate_fit(config, tmp_path)
+    assert record.path.name.startswith("surrogate-sgm-")  # not the permutation-walk runs of surrogate-fit-<hash>
+    ds = corrupted_data(config.fit).data
+    model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
+    t = replace(config.train, eval_every=config.train.max_steps)
+    train(model, sgm_batches(ds.x_train, ds.y_train, t, config.seed), t, seed=config.seed,
+          objective=MarginRamp(config.margin))
+    trained = load_surrogate_model(record, config)
+    assert all(torch.equal(p, q) for p, q in zip(model.cpu().state_dict().values(), trained.state_dict().values()))
 
 
 def test_surrogate_fit_config_is_the_theorems_algorithm():

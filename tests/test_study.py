@@ -125,9 +125,24 @@ def test_hoeffding_weights_filter_as_dziugaite_et_al():
         hoeffding_weight(0.1, 0)
 
 
+def test_unweighted_worst_keeps_environments_of_12_pairs_as_their_script():
+    # their filter_noise=False still drops environments of fewer than 12 pairs (get_all_losses(min_ess=12.)):
+    # with 2 seeds an environment has 4 pairs and none is kept; with 4 seeds, 16 pairs, every one is
+    measure, gap = _table(3)
+    s = statistics(GRID, measure, gap, AXES, test_size=100)
+    assert (s["unit_sign_error_max"], s["unit_environments"], s["environments"]) == (None, 0, 9)
+    grid4 = [dict(zip(AXES, v)) for v in itertools.product((1, 2, 3), ("x", "y"), (0, 1, 2, 3))]
+    rng = random.Random(4)
+    m4, g4 = [rng.random() for _ in grid4], [rng.random() for _ in grid4]
+    s4 = statistics(grid4, m4, g4, AXES, test_size=100)
+    every = environments(grid4, m4, g4, AXES)
+    assert s4["unit_environments"] == len(every) == 9 and all(e["pairs"] == 16 for e in every)
+    assert s4["unit_sign_error_max"] == s4["sign_error_max"] == max(e["loss"] for e in every)
+
+
 # ---- the study end to end ------------------------------------------------------------------------
 
-CHEAP = ("params", "spectral", "dist-init", "pacbayes-flatness", "hessian-eigenvalue")
+CHEAP = ("params", "spec-orig", "dist-init", "pacbayes-flatness", "hessian-eigenvalue")
 
 
 def _tiny_config(measures=CHEAP) -> StudyConfig:

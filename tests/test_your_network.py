@@ -71,7 +71,7 @@ def test_the_same_network_gets_the_same_rows_whoever_trained_it(tmp_path):
     yours = Network(ours.model, (d.x_train, d.y_train), (d.x_test, d.y_test), init=ours.init)
     assert yours.summary["train_error"] == pytest.approx(ours.summary["train_error"], abs=1e-12)
     assert yours.summary["test_error"] == pytest.approx(ours.summary["test_error"], abs=1e-12)
-    names = ["vc", "norms", "params", "dist-init", "spectral", "path"]
+    names = ["vc", "norms", "params", "dist-init", "bartlett-spectral", "path"]
     a, b = evaluate(ours, names), evaluate(yours, names)
     assert [r["value"] for r in a] == pytest.approx([r["value"] for r in b], rel=1e-12)
     assert [r["kind"] for r in a] == [r["kind"] for r in b] == ["network", "lower-estimate"] + ["measure"] * 7

@@ -20,10 +20,15 @@ Weaker than the source, and different: one small data set and an MLP instead of 
 a network-in-network; four of the seven axes; 32 networks instead of 10,000; training stopped at
 100% training accuracy rather than at cross-entropy 0.01; tau only (Psi is reported beside it).
 Each claim compares with one measure fixed in advance (the plain PAC-Bayes flatness), not the best
-of the flatness measures. "The spectral-norm measure" is Bartlett et al.'s spectral complexity over
-the margin (`spectral`, Jiang et al.'s spec-orig as we recall it); the ledger also reports the plain
-product of spectral norms (`spectral-product`), which at quick ranks above the plain flatness
-measure (tau 0.343 against 0.298, in the run of 2026-11-24) and below the magnitude-aware one (0.504).
+of the flatness measures. "The spectral-norm measure" is Jiang et al.'s spec-orig, their (30)
+(`spec-orig`: prod ||W||_2^2 / gamma^2 * sum ||W||_F^2 / ||W||_2^2, as the code of Dziugaite et al.
+computes it, gamma the k-th smallest training margin, k = floor(n / 10), as in that code). The ledger
+also reports Bartlett et al.'s spectral complexity (`bartlett-spectral`, which this claim judged
+until 2026-12 under the name `spectral`: not one of Jiang's measures), the plain product of spectral
+norms (`spectral-product`, their (31)) and the rest of the study's measures. Renaming `spectral` and
+`frobenius` (now `golowich-frobenius`) and adding `spec-orig` changed the study's measure list, so
+the study's and every network's measures record have new hashes: runs recorded under the old names
+are not read as the new ones (the networks' training runs keep theirs).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ CITED = {"Jiang et al. 2020, abstract": "over 10,000 convolutional networks, mor
          "Jiang et al. 2020, tables": "not cited: the paper's tables could not be reached here"}
 
 
-COMPARED = ("pacbayes-flatness", "spectral", "params")  # the measures the claims name
+COMPARED = ("pacbayes-flatness", "spec-orig", "bartlett-spectral", "params")  # the measures the claims name
 
 
 def _measure_study(setting: StudyConfig, root: Path) -> dict:
@@ -54,7 +59,7 @@ def _measure_study(setting: StudyConfig, root: Path) -> dict:
 
 
 def _beats(m: dict, tol: dict) -> bool:
-    flat, spectral = m["tau_pacbayes-flatness"], m["tau_spectral"]
+    flat, spectral = m["tau_pacbayes-flatness"], m["tau_spec-orig"]
     return flat is not None and spectral is not None and flat - spectral > tol["min_tau_difference"]
 
 
@@ -64,7 +69,8 @@ register(Claim(
     source=SOURCE,
     statement=("Over a sweep of networks, the PAC-Bayes flatness measure 1/sigma'^2 (sigma': the largest Gaussian "
                "weight noise that raises the training error by at most 0.1) has a higher Kendall's tau with the "
-               "generalization gap than the spectral-norm measure (spectral complexity over the margin)."),
+               "generalization gap than Jiang et al.'s spectral measure spec-orig (30), prod ||W||_2^2 / gamma^2 * "
+               "sum ||W||_F^2 / ||W||_2^2."),
     settings={"quick": QUICK, "full": FULL},
     # Strictly higher. The difference of two taus over 32 networks has a sampling error of the order
     # of 0.1 or more (each tau's, under no association, is ~0.12), so this is a weak check: it can

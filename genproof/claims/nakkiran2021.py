@@ -5,20 +5,35 @@ preetum/deep-bootstrap-code).
 Every claim reads cached Deep Bootstrap experiments (`empirical.deep_bootstrap.experiment`: the
 Real World on N samples and the Ideal World on fresh samples, same model, initialization, SGD,
 cosine schedule and batch size) through `genproof.bootstrap.analysis` (seed-mean curves, the
-stopping time T_D = first evaluated step with Real World train error below 1%, the bootstrap
-error = real - ideal test soft-error). Soft-errors and errors are fractions (0.01 = one point).
+stopping time T_D, the bootstrap error = real - ideal test soft-error). Soft-errors and errors are
+fractions (0.01 = one point).
+
+T_D: every claim judges genproof's rule, the first evaluated step with Real World train error
+below 1% (`genproof.bootstrap.JUDGED_RULE`); the authors' code's only rule, train loss below 0.01
+(its `--earlystop`), is reported beside it (`stopping_time_by_rule`) and comes later (the loss
+keeps falling after the errors are gone): at quick no model's Real World meets it within T = 2,000
+(measured 2026-12-02), so under the authors' rule every evaluated step would be before T_D. Both are measured on the training set as the authors
+measure it: with augmentation, a fresh augmentation of the N samples at each evaluation.
 
 quick (CPU): mnist1d, N = 500 real samples, T = 2,000 SGD steps of batch 32 (64,000 fresh samples a
 trial), lr 0.1 with a cosine schedule, no momentum, no weight decay; MLPs 3x128 and 3x256 and a
 1-D CNN of 16 channels; 3 trials; 40 log-spaced evaluations. full (GPU, configured, not yet run):
 the authors' sweep on CIFAR-5m when $GENPROOF_DATA holds its parts (N = 50,000, T = 39,000 steps of
 batch 128, MLPs 3x2048 and 3x128, a CNN, ResNet-18, 10 trials), else on the Fashion-MNIST pool
-(N = 10,000, T = 390 steps of batch 128: the pool's 60,000 images bound T*B).
+(N = 10,000, T = 390 steps of batch 128: the pool's 60,000 images bound T*B). That fallback gives
+the Real World 5 epochs, too few to reach either stopping rule: the two claims that need a T_D
+(`worlds-separate-after-fit`, `augmentation-acts-on-real`) are not judged on it (`known_failures`
+says so, and the ledger shows it as not holding with that reason); the two others are.
+
+Augmentation (`AUGMENTATION`): the full tier uses the authors' augmentation 2, a random crop with
+4 pixels of zero padding and a horizontal flip (`get_data_aug(2)` in inftrain/train.py); the quick
+tier's mnist1d signals are 1-D, so it crops (shifts) only: a flip would reverse time.
 
 Where these checks differ from the paper: the quick tier's batch is 32 (the paper's 128), so that
 drawing T*B fresh mnist1d examples stays cheap; the cosine schedule moves every step instead of in
-100 stairs (`TrainConfig.lr_schedule`); T_D uses the hard train error below 1% (the issue's definition;
-the paper's exact threshold we could not read); and every claim is judged on means over 3 trials,
+100 stairs (`TrainConfig.lr_schedule`); T_D uses the hard train error below 1% (genproof's rule;
+the paper's own definition we could not read; the authors' code's loss rule is reported beside);
+the authors map pixels to [-1, 1], genproof to [0, 1]; and every claim is judged on means over 3 trials,
 where the paper's figures show its runs (10 trials in the code's sweep) directly. Claim 3 asks for
 the identical order (tau = 1) over three architectures; the paper's statement is qualitative.
 
@@ -40,8 +55,15 @@ SOURCE = "nakkiran2021"
 FULL_DATASET = full_dataset()  # CIFAR-5m when $GENPROOF_DATA holds its parts, else the Fashion-MNIST pool
 SETTINGS = {"quick": tier_config("quick", "mnist1d"), "full": tier_config("full", FULL_DATASET)}
 AUGMENT_MODEL = QUICK_MODELS[0]  # mlp 3x128: the cheapest of the quick models
-AUGMENT_SETTINGS = {tier: {aug: tier_config(tier, d, aug, models=(AUGMENT_MODEL,)) for aug in ("none", "crop")}
+AUGMENTATION = {"quick": "crop", "full": "crop+flip"}  # mnist1d is 1-D: no flip; the authors' aug 2 on images
+AUGMENT_SETTINGS = {tier: {key: tier_config(tier, d, aug, models=(AUGMENT_MODEL,))
+                           for key, aug in (("none", "none"), ("augmented", AUGMENTATION[tier]))}
                     for tier, d in (("quick", "mnist1d"), ("full", FULL_DATASET))}
+# the Fashion-MNIST pool allows T*B <= 60,000 - N: 5 epochs at N = 10,000, short of any stopping rule
+FALLBACK_NOT_JUDGED = ({"full": "not judged on the Fashion-MNIST fallback (CIFAR-5m absent): its pool allows 390 steps "
+                                "of 128 on N = 10,000, 5 epochs, too few for the Real World to reach T_D under "
+                                "either stopping rule, so the claim cannot be tested there"}
+                       if FULL_DATASET == "fashion-mnist" else {})
 CITED = {
     "Figure 1 (CIFAR-5m)": "Real World: 50K samples, 100 epochs; Ideal World: 5M samples, one pass; real test "
                            "soft-error stays close to ideal despite a large generalization gap (verified in the text)",
@@ -62,8 +84,8 @@ def _per_model(result, keys) -> dict:
 
 def _measure_tracks(setting, root):
     result = _analysis(setting, root)
-    per = _per_model(result, ("stopping_time", "stopping_times", "max_abs_bootstrap_before_stop", "at_step",
-                              "seed_sd_at_max"))
+    per = _per_model(result, ("stopping_time", "stopping_times", "stopping_time_by_rule",
+                              "max_abs_bootstrap_before_stop", "at_step", "seed_sd_at_max"))
     return {"per_model": per, "worst": max(m["max_abs_bootstrap_before_stop"] for m in per.values())}
 
 
@@ -73,7 +95,7 @@ register(Claim(
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 3 (main claim) and Figure 1",
     statement=("For every architecture, at every evaluated step t <= T_D(N) (the first step at which the Real World's "
-               "train error is below 1%), the Real World's test soft-error is within epsilon of the Ideal World's "
+               "train error is below 1%; the authors' train-loss rule is reported beside), the Real World's test soft-error is within epsilon of the Ideal World's "
                "(seed means). A Real World that does not fit within T has T_D > T: every step is then checked."),
     settings=SETTINGS,
     tolerances={
@@ -96,8 +118,8 @@ register(Claim(
 def _measure_separate(setting, root):
     result = _analysis(setting, root)
     steps = result["steps"]
-    per = _per_model(result, ("stopping_time", "bootstrap_error_end", "real_drop_after_stop", "ideal_drop_after_stop",
-                              "real_test_soft_error", "ideal_test_soft_error"))
+    per = _per_model(result, ("stopping_time", "stopping_time_by_rule", "bootstrap_error_end", "real_drop_after_stop",
+                              "ideal_drop_after_stop", "real_test_soft_error", "ideal_test_soft_error"))
     # a long run: at least as many steps after T_D as before it
     judged = [n for n, m in per.items() if m["stopping_time"] is not None and m["stopping_time"] <= steps / 2]
     return {"steps": steps, "per_model": per, "judged": judged,
@@ -122,6 +144,7 @@ register(Claim(
     measure=_measure_separate,
     holds=lambda m, tol: bool(m["judged"]) and m["min_gap_end"] >= tol["min_gap"] and m["ideal_falls_more"],
     cited=CITED,
+    known_failures=FALLBACK_NOT_JUDGED,
 ))
 
 
@@ -156,18 +179,22 @@ register(Claim(
 # ---- nakkiran2021.augmentation-acts-on-real -------------------------------------------------
 
 def _measure_augmentation(settings, root):
-    none, crop = (_analysis(settings[a], root)["models"] for a in ("none", "crop"))
+    none, aug = (_analysis(settings[a], root)["models"] for a in ("none", "augmented"))
     (name,) = none
     steps = settings["none"].train.max_steps
-    td_none, td_crop = none[name]["stopping_time"], crop[name]["stopping_time"]
+    td_none, td_aug = none[name]["stopping_time"], aug[name]["stopping_time"]
     # a Real World that never fits within T has T_D > T: counted as T, which understates the growth
-    factor = None if td_none is None else (td_crop if td_crop is not None else steps) / td_none
-    return {"model": name, "stopping_time_none": td_none, "stopping_time_crop": td_crop, "stopping_time_growth": factor,
+    factor = None if td_none is None else (td_aug if td_aug is not None else steps) / td_none
+    return {"model": name, "augmentation": settings["augmented"].train.augment,
+            "stopping_time_none": td_none, "stopping_time_augmented": td_aug, "stopping_time_growth": factor,
+            "stopping_time_by_rule_none": none[name]["stopping_time_by_rule"],
+            "stopping_time_by_rule_augmented": aug[name]["stopping_time_by_rule"],
+            "stopping_time_augmented_clean_samples": aug[name]["stopping_time_clean"],
             "ideal_soft_error_none": none[name]["ideal_test_soft_error"],
-            "ideal_soft_error_crop": crop[name]["ideal_test_soft_error"],
-            "ideal_change": abs(crop[name]["ideal_test_soft_error"] - none[name]["ideal_test_soft_error"]),
+            "ideal_soft_error_augmented": aug[name]["ideal_test_soft_error"],
+            "ideal_change": abs(aug[name]["ideal_test_soft_error"] - none[name]["ideal_test_soft_error"]),
             "real_soft_error_none": none[name]["real_test_soft_error"],
-            "real_soft_error_crop": crop[name]["real_test_soft_error"]}
+            "real_soft_error_augmented": aug[name]["real_test_soft_error"]}
 
 
 register(Claim(
@@ -175,8 +202,10 @@ register(Claim(
     cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 5.1 (data augmentation)",
-    statement=("With crop augmentation the Real World optimizes more slowly, T_D(N) growing by a factor, while the "
-               "Ideal World's test soft-error at T changes little (seed means)."),
+    statement=("With augmentation (the authors' random crop and horizontal flip on images; crops only on 1-D signals) "
+               "the Real World optimizes more slowly, T_D(N) (train error below 1% on the augmented samples, as the "
+               "authors measure it) growing by a factor, while the Ideal World's test soft-error at T changes little "
+               "(seed means)."),
     settings=AUGMENT_SETTINGS,
     tolerances={
         # T_D must grow by half at least: the seeds' own T_D differ by about 10-20% at quick.
@@ -190,8 +219,9 @@ register(Claim(
     cited={**CITED, "Section 5.1": "augmentation mainly slows Real World optimization; the Ideal World changes little "
                                    "(the issue's reading; numbers not verified)"},
     known_failures={"quick": ("crop (a shift of up to 5 of mnist1d's 40 samples, zero-padded) slows the Real World as "
-                              "claimed (T_D 917 without; not reached within T = 2,000 with it: growth >= 2.18), but it "
+                              "claimed (T_D 917 without; not reached within T = 2,000 with it, on the augmented samples "
+                              "as on the clean ones: growth >= 2.18), but it "
                               "also hurts the Ideal World: its test soft-error at T rises from 0.577 to 0.619 (change "
                               "0.042 > 0.03), because mnist1d's generator already shifts its signals and the padded "
-                              "shift moves them off the distribution")},
+                              "shift moves them off the distribution"), **FALLBACK_NOT_JUDGED},
 ))
