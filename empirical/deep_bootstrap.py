@@ -164,19 +164,6 @@ FULL_MODELS = (ModelConfig("mlp", width=2048, depth=3), ModelConfig("mlp", width
                ModelConfig("cnn", channels=32), ModelConfig("resnet18"))
 
 
-def full_dataset(data_dir: str | None = None) -> str:
-    """The full tier's distribution: CIFAR-5m when its six parts are in `data_dir` or
-    $GENPROOF_DATA, else the Fashion-MNIST pool."""
-    from empirical.data import cifar5m
-    from empirical.data.files import DataNotFoundError
-
-    try:
-        cifar5m.folder(data_dir)
-        return "cifar5m"
-    except DataNotFoundError:
-        return "fashion-mnist"
-
-
 # (T steps, batch B, N real samples, test examples) per tier; a pool's entry where it must differ
 SIZES = {"quick": {"default": (2000, 32, 500, 2000), "fashion-mnist": (1800, 32, 500, 2000)},
          "full": {"default": (39_000, 128, 50_000, None), "fashion-mnist": (390, 128, 10_000, None)}}

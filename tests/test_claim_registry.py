@@ -164,3 +164,26 @@ def test_the_claims_command_rehearses_the_full_settings_shrunk(tmp_path):
     assert ledger["tier"] == "full (rehearsal)" and [c["claim"] for c in ledger["claims"]] == [claim_id]
     full = select([claim_id])[0].settings["full"]
     assert ledger["claims"][0]["setting"] == to_jsonable(shrink(full)) != to_jsonable(full)
+
+
+def test_the_command_skips_a_claim_whose_data_is_not_installed_and_goes_on(tmp_path, monkeypatch, capsys):
+    from empirical.data import DataNotFoundError
+
+    def absent(setting, root):
+        raise DataNotFoundError("cifar5m: no part0.npz .. part5.npz in /nowhere")
+
+    _with_toy_claim(monkeypatch)
+    register(_claim(id="test.needs-data", measure=absent))
+    where = ["--out", str(tmp_path / "runs"), "--ledger", str(tmp_path)]
+    assert cli.main(["--only", "test.needs-data", "test.mean-below", *where]) == 0
+    out = capsys.readouterr().out
+    assert "skipped, data not installed: cifar5m: no part0.npz" in out
+    assert "skipped 1, their data not installed: test.needs-data" in out
+    assert [c["claim"] for c in json.loads((tmp_path / "claims.json").read_text())["claims"]] == ["test.mean-below"]
+
+
+def test_the_full_deep_bootstrap_setting_does_not_depend_on_the_machine():
+    from genproof.claims import nakkiran2021
+
+    assert nakkiran2021.SETTINGS["full"].data.name == "cifar5m"  # no probe of the file system at import
+    assert all(s.data.name == "cifar5m" for s in nakkiran2021.AUGMENT_SETTINGS["full"].values())

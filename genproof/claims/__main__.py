@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from empirical import cli, trackers
+from empirical.data import DataNotFoundError
 from empirical.rehearsal import shrink
 
 from . import select
@@ -53,15 +54,23 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"ledger: {args.ledger.resolve()}/claims.md and claims.json, rewritten after every claim; "
               f"runs: {(args.out or default_root()).resolve()}", flush=True)
-        verdicts = []
+        verdicts, skipped = [], []
         for i, claim in enumerate(claims, 1):
             print(f"[{i}/{len(claims)}] {claim.id} ({tier}) ...", flush=True)
-            if args.rehearse:
-                verdicts.append(claim.judge(shrink(claim.settings[args.tier]), tier, args.out))
-            else:
-                verdicts.append(claim.check(args.tier, args.out))
+            try:
+                if args.rehearse:
+                    verdicts.append(claim.judge(shrink(claim.settings[args.tier]), tier, args.out))
+                else:
+                    verdicts.append(claim.check(args.tier, args.out))
+            except DataNotFoundError as err:  # optional data not here: the others go on, as under pytest
+                skipped.append(claim.id)
+                print(f"    skipped, data not installed: {' '.join(str(err).split())}", flush=True)
+                continue
             print(verdict_text(verdicts[-1]), flush=True)
-            md, js = write_ledger(verdicts, tier, args.ledger)  # after every claim: a killed run keeps its verdicts
+            write_ledger(verdicts, tier, args.ledger)  # after every claim: a killed run keeps its verdicts
+        md, js = write_ledger(verdicts, tier, args.ledger)
+        if skipped:
+            print(f"skipped {len(skipped)}, their data not installed: {', '.join(skipped)}")
         print(f"ledger: {md.resolve()} and {js.resolve()}")
         ledger = json.loads(js.read_text())  # the tracker's copy is read from the ledger, keyed by claim id
         ledger["claims"] = {v["claim"]: v for v in ledger["claims"]}
