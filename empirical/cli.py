@@ -35,7 +35,7 @@ from typing import Callable, Iterable, Mapping
 
 from empirical import trackers
 from empirical.data import DATASETS, DataNotFoundError
-from empirical.models import MODELS
+from empirical.models import MODELS, is_factory, parse_spec
 from empirical.records import Record, default_root
 from empirical.registry import Registry
 from empirical.tiers import TIERS
@@ -134,25 +134,33 @@ def add_data_options(parser: argparse.ArgumentParser, dataset: str = "digits") -
 
 def add_model_option(parser: argparse.ArgumentParser, default: str | None, help: str = "default %(default)s",
                      factories: bool = False) -> None:
-    """`--model`: a registered model; with `factories`, also a factory `package.module:function`."""
+    """`--model SPEC`, the one model syntax of every tool (`empirical.models.parse_spec`): a registered
+    model's name, or its name and size (`mlp:3x128`, `cnn:16`); with `factories`, also a factory
+    `package.module:function`."""
+    kinds = f"{', '.join(MODELS.names())}, or a size: mlp:DEPTHxWIDTH, cnn:CHANNELS"
     if not factories:
-        parser.add_argument("--model", choices=MODELS.names(), default=default, metavar="NAME",
-                            help=f"model: {', '.join(MODELS.names())} ({help})")
+        parser.add_argument("--model", type=_registered_spec, default=default, metavar="SPEC",
+                            help=f"model: {kinds} ({help})")
         return
-    parser.add_argument("--model", type=model_spec, default=default, metavar="NAME|MODULE:FUNCTION",
-                        help=f"model: {', '.join(MODELS.names())}, or your factory package.module:function called as "
+    parser.add_argument("--model", type=model_spec, default=default, metavar="SPEC|MODULE:FUNCTION",
+                        help=f"model: {kinds}; or your factory package.module:function called as "
                              f"function(input_shape, num_classes) -> nn.Module ({help})")
 
 
-def model_spec(text: str) -> str:
-    """argparse type: a registered model's name, or a factory `package.module:function`."""
-    module, sep, attr = text.partition(":")
-    if sep and module and attr:
-        return text
-    if text not in MODELS:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(MODELS.names())} or package.module:function, "
-                                         f"got {text!r}")
+def _registered_spec(text: str) -> str:
+    try:
+        parse_spec(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def model_spec(text: str) -> str:
+    """argparse type: a registered model's spec (`parse_spec`), or a factory `package.module:function`."""
+    module, sep, attr = text.partition(":")
+    if is_factory(text) and module and attr:
+        return text
+    return _registered_spec(text)
 
 
 def add_seeds_option(parser: argparse.ArgumentParser, default: str | None = "0") -> None:

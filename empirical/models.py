@@ -45,6 +45,34 @@ class ModelConfig:
     features: int | None = None
 
 
+def is_factory(spec: str) -> bool:
+    """Whether a model spec names a factory `package.module:function` (what comes before the colon
+    is not a registered model's name) rather than a registered model."""
+    name, sep, _ = spec.partition(":")
+    return bool(sep) and name not in MODELS
+
+
+def parse_spec(spec: str) -> ModelConfig:
+    """A registered model from its spec, the one syntax every tool reads: its name (`resnet18`), or
+    its name and size, `mlp:DEPTHxWIDTH` (`mlp:3x128`) or `cnn:CHANNELS` (`cnn:16`); a ValueError
+    that shows the syntax otherwise. (A factory `package.module:function` is the other kind of
+    spec: `is_factory`.)"""
+    name, _, size = spec.strip().partition(":")
+    try:
+        MODELS.check(name)
+        if not size:
+            return ModelConfig(name)
+        if name == "mlp":
+            depth, width = (int(v) for v in size.split("x"))
+            return ModelConfig("mlp", width=width, depth=depth)
+        if name == "cnn":
+            return ModelConfig("cnn", channels=int(size))
+        raise ValueError(f"{name} takes no size")
+    except ValueError as err:
+        raise ValueError(f"bad model {spec!r}: write mlp:DEPTHxWIDTH (mlp:3x128), cnn:CHANNELS (cnn:16) or a model "
+                         f"name ({', '.join(MODELS.names())}); {err}") from None
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

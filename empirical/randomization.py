@@ -34,7 +34,7 @@ from empirical import cli, trackers
 from empirical.corruptions import parse_kind
 from empirical.data import DATASETS
 from empirical.fit import DataConfig, FitConfig, fit
-from empirical.models import MODELS, ModelConfig
+from empirical.models import MODELS, ModelConfig, parse_spec
 from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.tiers import check
@@ -213,8 +213,6 @@ def main(argv: list[str] | None = None) -> int:
                             epilog=cli.listing({"data sets (--dataset)": DATASETS, "models (--model)": MODELS}))
     cli.add_data_options(parser)
     cli.add_model_option(parser, "mlp")
-    parser.add_argument("--width", type=cli.positive_int, default=512, help="mlp width (default 512)")
-    parser.add_argument("--depth", type=cli.non_negative_int, default=1, help="mlp hidden layers (1 or 3 in the paper)")
     parser.add_argument("--kinds", type=_kinds, default=("true", "random-labels"),
                         help="comma list: true, labels:ETA, labels-all:ETA, random-labels, shuffled-pixels, random-pixels, gaussian")
     parser.add_argument("--regularizers", type=Regularizers.parse, default=Regularizers(),
@@ -232,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     def command() -> int:
         config = tier_config(args.tier, DataConfig(args.dataset, n_train=args.n_train, n_test=args.n_test,
                                                    data_dir=args.data_dir),
-                             ModelConfig(args.model, width=args.width, depth=args.depth), args.kinds, args.seeds,
+                             parse_spec(args.model), args.kinds, args.seeds,
                              args.regularizers)
         train = replace(config.train, device=args.device, **{k: v for k in ("lr", "max_steps")
                                                              if (v := getattr(args, k)) is not None})

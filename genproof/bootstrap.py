@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from empirical.deep_bootstrap import BootstrapConfig, experiment, tier_config
-from empirical.models import MODELS, ModelConfig
+from empirical.models import ModelConfig, parse_spec
 from empirical.records import Record, cached_run, default_root, save_figure
 from empirical.worlds import eval_grid
 
@@ -214,27 +214,11 @@ def markdown(result: dict) -> str:
 
 
 def parse_models(text: str) -> tuple[ModelConfig, ...]:
-    """`mlp:DEPTHxWIDTH`, `cnn:CHANNELS` or a registered model name, comma-separated."""
-    out = []
-    for spec in filter(None, (s.strip() for s in text.split(","))):
-        name, _, size = spec.partition(":")
-        try:
-            if name == "mlp" and size:
-                depth, width = (int(v) for v in size.split("x"))
-                out.append(ModelConfig("mlp", width=width, depth=depth))
-            elif name == "cnn" and size:
-                out.append(ModelConfig("cnn", channels=int(size)))
-            elif not size:
-                MODELS.check(name)
-                out.append(ModelConfig(name))
-            else:
-                raise ValueError
-        except ValueError as err:
-            raise ValueError(f"bad model {spec!r}: write mlp:DEPTHxWIDTH (mlp:3x128), cnn:CHANNELS (cnn:16) or a model "
-                             f"name ({', '.join(MODELS.names())}){'; ' + str(err) if str(err) else ''}") from None
+    """Model specs (`empirical.models.parse_spec`: `mlp:3x128`, `cnn:16`, a name), comma-separated."""
+    out = tuple(parse_spec(spec) for spec in text.split(",") if spec.strip())
     if not out:
         raise ValueError("--models needs at least one model, e.g. mlp:3x128,cnn:16")
-    return tuple(out)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 from empirical import cli, trackers
 from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
-from empirical.models import MODELS, ModelConfig, add_factory, build
+from empirical.models import MODELS, ModelConfig, add_factory, build, is_factory, parse_spec
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.tiers import check
 from empirical.train import TrainConfig
@@ -118,12 +118,12 @@ class YourNetworkConfig(SelectsFamilies):
 
 
 def factory_of(model: str):
-    """The factory `model` names: `package.module:function`, or a registered model built with
-    `ModelConfig`'s defaults."""
-    if ":" in model:
+    """The factory `model` names: `package.module:function`, or a registered model's spec
+    (`empirical.models.parse_spec`: `mlp:3x128`, `resnet18`)."""
+    if is_factory(model):
         return loaders.import_factory(model)
-    MODELS.check(model)
-    return lambda input_shape, num_classes: build(ModelConfig(model), input_shape, num_classes)
+    config = parse_spec(model)
+    return lambda input_shape, num_classes: build(config, input_shape, num_classes)
 
 
 def dataset_of(data: DataConfig | None, data_file: str | None) -> Dataset:
@@ -156,16 +156,16 @@ def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConf
             None if args.data else data, None if args.data is None else str(args.data),
             None if args.data is None else loaders.file_hash(_file(args.data, "--data")),
             train, args.seed, args.delta, args.simultaneous, names)
-    if args.data or (args.model and ":" in args.model):
+    if args.data or (args.model and is_factory(args.model)):
         ds = dataset_of(None if args.data else data, args.data and str(args.data))
         if args.data:
             data = DataConfig(add_tensors(ds))
-        if args.model and ":" in args.model:
+        if args.model and is_factory(args.model):
             factory = loaders.import_factory(args.model)
             loaders.build_model(factory, ds.input_shape, ds.num_classes, args.model)
             model = ModelConfig(add_factory(factory, ds.input_shape, ds.num_classes))
-    if args.model and ":" not in args.model:
-        model = replace(model, name=MODELS.check(args.model))
+    if args.model and not is_factory(args.model):
+        model = parse_spec(args.model)
     return BoundsConfig(FitConfig(data, model, train, "true", args.seed), args.delta, args.tier if args.sss else None,
                         args.simultaneous, names)
 

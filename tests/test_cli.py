@@ -91,7 +91,9 @@ def _refused(main, argv, capsys) -> str:
 
 
 @pytest.mark.parametrize("argv, message", BAD_ARGUMENTS + [
-    (["--model", "nope"], "must be one of mlp, cnn, resnet18, inception-small or package.module:function, got 'nope'"),
+    (["--model", "nope"], "bad model 'nope': write mlp:DEPTHxWIDTH (mlp:3x128), cnn:CHANNELS (cnn:16) or a model name"),
+    (["--model", "mlp:3"], "bad model 'mlp:3': write mlp:DEPTHxWIDTH"),
+    (["--model", "resnet18:4"], "resnet18 takes no size"),
     (["--delta", "2"], "argument --delta: must be a number in (0, 1), got '2'"),
     (["--seed", "-1"], "argument --seed: must be a non-negative int, got '-1'"),
 ])
@@ -130,7 +132,7 @@ def test_what_the_command_finds_wrong_is_one_line_with_status_2(main, argv, mess
 
 def test_randomization_seeds_list_the_runs_and_out_defaults_to_the_record_root(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GENPROOF_CACHE", str(tmp_path))
-    argv = ["--n-train", "50", "--n-test", "20", "--width", "16", "--max-steps", "20", "--kinds", "true"]
+    argv = ["--n-train", "50", "--n-test", "20", "--model", "mlp:1x16", "--max-steps", "20", "--kinds", "true"]
     assert randomization.main([*argv, "--seeds", "2,5"]) == 0
     (sweep,) = tmp_path.glob("randomization-*")
     summary = json.loads((sweep / "summary.json").read_text())

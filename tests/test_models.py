@@ -81,3 +81,17 @@ def test_dropout_is_active_in_training_only():
     assert torch.equal(model(x), model(x))
     model.train()
     assert not torch.equal(model(x), model(x))
+
+
+def test_one_model_spec_for_every_tool():
+    from empirical.models import is_factory, parse_spec
+
+    assert parse_spec("mlp:3x128") == ModelConfig("mlp", width=128, depth=3)
+    assert parse_spec("cnn:16") == ModelConfig("cnn", channels=16) and parse_spec("resnet18") == ModelConfig("resnet18")
+    assert parse_spec("mlp") == ModelConfig()  # a name alone: its defaults
+    for bad, why in (("mlp:3", "write mlp:DEPTHxWIDTH"), ("mlp:axb", "invalid literal"), ("resnet18:4", "takes no size"),
+                     ("nope", "unknown model 'nope'")):
+        with pytest.raises(ValueError, match=why):
+            parse_spec(bad)
+    # a colon after a registered name is a size; after anything else, a factory package.module:function
+    assert not is_factory("mlp:3x128") and not is_factory("resnet18") and is_factory("my_nets:mlp")

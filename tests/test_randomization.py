@@ -45,7 +45,7 @@ def test_regularizers_switch_on_by_name():
 
 
 def test_cli_writes_summary_and_figures(tmp_path, capsys):
-    code = randomization.main(["--dataset", "digits", "--n-train", "100", "--n-test", "50", "--width", "32",
+    code = randomization.main(["--dataset", "digits", "--n-train", "100", "--n-test", "50", "--model", "mlp:1x32",
                                "--kinds", "true,random-pixels", "--max-steps", "500", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
