@@ -72,6 +72,7 @@ def family(compute, kinds=("network",), covers=None, uses_delta=True) -> Quantit
 def only(monkeypatch, families: Registry) -> None:
     """Make `families` the only registered quantities."""
     monkeypatch.setattr(quantities, "QUANTITIES", families)
+    monkeypatch.setattr(catalog, "QUANTITIES", families)  # select() checks names here
     monkeypatch.setattr(catalog, "ordered", lambda: list(families))
 
 
