@@ -7,10 +7,10 @@ registry with `REG.describe()`; an unknown name is a `ValueError` that suggests 
 
 A registry may name modules of its own package that register entries (`modules`, imported by
 name before its first lookup): the update rules of `empirical.robust` register so, without the
-loop importing them. Models and data sets are also open to other packages, through entry points: a registry made with
-`group` ("genproof.models", "genproof.datasets") imports, the first time it is read, every module
-that an installed distribution names in that group, and such a module registers its entries with
-the same call. genproof declares its own modules there too (pyproject.toml), and each entry keeps
+loop importing them. Models and data sets are also open to other packages, through entry points:
+a registry made with `group` ("genproof.models", "genproof.datasets") imports, the first time it
+is read, every module that an installed distribution names in that group, and such a module
+registers its entries with the same call. genproof declares its own modules there too (pyproject.toml), and each entry keeps
 its `origin` (the distribution and entry point it came from, "genproof" for the built-ins), which
 `describe()` shows. An entry point that does not load is a warning, never a failed command.
 
