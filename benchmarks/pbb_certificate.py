@@ -1,8 +1,9 @@
 """The PAC-Bayes-by-backprop certificate on a data set, with its time (the target: Fashion-MNIST,
 the full 60,000 training images, on the CPU, in under 15 minutes).
 
-In a fresh record root, `empirical.pbb.train_posteriors` and `genproof.pac_bayes.backprop.certify` with the given settings (default: PBB's
-3x600 MLP, a prior learned on half the training set, fquad); reported: the certificate, Q's error
+In a fresh record root, `empirical.pbb.train_posteriors` and `genproof.pac_bayes.backprop.certify`
+with the given settings (default: PBB's 3x600 MLP, a prior learned on half the training set,
+fquad); reported: the certificate, Q's error
 on the bound set and on the test set, the deterministic mean network's and the prior network's test
 error, KL, n, the confidences, and the seconds of each stage. One run, as one user would run it.
 
