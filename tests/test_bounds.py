@@ -164,7 +164,7 @@ def test_a_row_of_each_kind_gets_the_columns_its_kind_allows():
         Bound("X", "s", 0.5, "upper")
 
 
-def test_opt_in_families_report_what_they_bound(tmp_path, capsys):
+def test_opt_in_families_report_what_they_bound(tmp_path, capsys, small_retraining):
     assert bounds.main(["--out", str(tmp_path), "--families", "pac-bayes,rademacher", "--n-train", "200"]) == 0
     (run,) = tmp_path.glob("bounds-*")
     result = json.loads((run / "summary.json").read_text())

@@ -4,17 +4,12 @@ bare (weights and data only) and complete (with its initialization and a recipe)
 give its rows or a row that says why not, never an exception. A new quantity is covered by being
 registered."""
 
-from dataclasses import replace
-from functools import partial
-
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from empirical.pbb import stages
-from empirical.subspace import SubspaceConfig
 from empirical.train import TrainConfig
 from genproof import Network, Recipe, evaluate
 from genproof.catalog import describe, ordered
@@ -110,24 +105,6 @@ def small_curvature(monkeypatch):
 
     for name, value in (("EIG_TOL", 1e-2), ("TRACE_PROBES", 2), ("SLQ_PROBES", 1), ("SLQ_STEPS", 3)):
         monkeypatch.setattr(curvature, name, value)
-
-
-@pytest.fixture
-def small_retraining(monkeypatch):
-    """The retraining quantities at a few steps each: the harness checks the contract, not the numbers."""
-    import genproof.pac_bayes
-    from genproof import compression
-    from genproof.pac_bayes import backprop, dziugaite_roy
-
-    tiny = TrainConfig(optimizer="adam", lr=0.05, max_steps=10, stop_at_fit=False, eval_every=10, progress=False)
-    monkeypatch.setattr(compression, "SubspaceConfig", partial(SubspaceConfig, train=tiny, quant_steps=5))
-    monkeypatch.setattr(compression, "MAX_RUNS", 1)
-    family_config = backprop.family_config
-    monkeypatch.setattr(backprop, "family_config", lambda net, prior, delta: replace(
-        family_config(net, prior, delta), **stages(1, 1, progress=False), mc_draws=1))
-    small = partial(dziugaite_roy.pac_bayes_bound, steps=20, m=20)
-    for module in (dziugaite_roy, genproof.pac_bayes):  # the family's name and the measure's (imported when used)
-        monkeypatch.setattr(module, "pac_bayes_bound", small)
 
 
 def check_rows(table, net_name: str) -> dict:
