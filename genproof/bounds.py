@@ -38,7 +38,7 @@ from empirical.train import TrainConfig
 
 from . import catalog, loaders
 from .network import Network, Recipe, dataset
-from .bounds_figure import figure  # noqa: F401  (bounds.figure: the table's figure)
+from .bounds_figure import figure
 from .kinds import KINDS
 from .quantities import BOUND_FAMILIES
 from .report import markdown_table
