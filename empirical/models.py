@@ -20,6 +20,9 @@ constructor registered with `@MODELS.register(name, one-line description)` besid
 from __future__ import annotations
 
 import hashlib
+import importlib
+import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -80,6 +83,9 @@ def count_parameters(model: nn.Module) -> int:
 
 def build(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int, seed: int = 0) -> nn.Module:
     """Build `config.name` for inputs of `input_shape`, initialised from `seed` (global RNG untouched)."""
+    input_shape = tuple(int(s) for s in input_shape)
+    if config.name not in MODELS and "@" in config.name:
+        _reimport(config.name, input_shape, num_classes)
     constructor = MODELS.get(config.name)
     if not 0.0 <= config.dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
@@ -87,7 +93,6 @@ def build(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int, s
         raise ValueError(f"width and channels must be >= 1 and depth >= 0, got {config}")
     if config.features is not None and (config.name != "mlp" or config.depth < 1 or config.features < 1):
         raise ValueError(f"features (a bottleneck width >= 1) is read by an mlp of depth >= 1 only, got {config}")
-    input_shape = tuple(int(s) for s in input_shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return constructor(config, input_shape, num_classes)
@@ -136,6 +141,42 @@ def add_factory(factory, input_shape: tuple[int, ...], num_classes: int, name: s
     if name not in MODELS:
         MODELS.add(name, lambda config, shape, k: factory(shape, k), "a model factory given in this process")
     return name
+
+
+def import_factory(spec: str):
+    """The callable `spec` names, `package.module:function` (the current folder is searched too)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"--model {spec!r}: a model factory is named package.module:function")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"--model {spec!r}: cannot import {module_name!r}: {err}") from err
+    factory = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise ValueError(f"--model {spec!r}: {module_name} has no {attr!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise ValueError(f"--model {spec!r}: {attr} is not callable")
+    return factory
+
+
+def _reimport(name: str, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """Register again, in this process, the factory that `add_factory` named `name`
+    (`module:qualname@fingerprint`): a Ray worker, or a record reloaded in a new process, builds the
+    architecture the run trained; a ValueError if the factory cannot be imported or now builds
+    another network."""
+    spec = name.rpartition("@")[0]
+    if "<" in spec:
+        raise ValueError(f"model {name!r} was a factory defined inside a function of another process: define it at "
+                         f"a module's top level so that other processes can import it")
+    again = add_factory(import_factory(spec), input_shape, num_classes)
+    if again != name:
+        raise ValueError(f"model {name!r}: {spec} now builds another network (fingerprint {again.rpartition('@')[2]}); "
+                         f"the run was trained with the factory as it was then")
 
 
 def build_encoder(config: ModelConfig, input_shape: tuple[int, ...], seed: int = 0) -> tuple[nn.Module, int]:

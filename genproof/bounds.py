@@ -31,7 +31,7 @@ from pathlib import Path
 from empirical import cli, trackers
 from empirical.data import DATASETS, Dataset, add_tensors
 from empirical.fit import DataConfig, FitConfig
-from empirical.models import MODELS, ModelConfig, add_factory, build, is_factory, parse_spec
+from empirical.models import MODELS, ModelConfig, add_factory, build, import_factory, is_factory, parse_spec
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.tiers import check
 from empirical.train import TrainConfig
@@ -121,7 +121,7 @@ def factory_of(model: str):
     """The factory `model` names: `package.module:function`, or a registered model's spec
     (`empirical.models.parse_spec`: `mlp:3x128`, `resnet18`)."""
     if is_factory(model):
-        return loaders.import_factory(model)
+        return import_factory(model)
     config = parse_spec(model)
     return lambda input_shape, num_classes: build(config, input_shape, num_classes)
 
@@ -161,7 +161,7 @@ def config_from_args(args: argparse.Namespace) -> BoundsConfig | YourNetworkConf
         if args.data:
             data = DataConfig(add_tensors(ds))
         if args.model and is_factory(args.model):
-            factory = loaders.import_factory(args.model)
+            factory = import_factory(args.model)
             loaders.build_model(factory, ds.input_shape, ds.num_classes, args.model)
             model = ModelConfig(add_factory(factory, ds.input_shape, ds.num_classes))
     if args.model and not is_factory(args.model):

@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -25,27 +23,6 @@ import torch
 from torch import nn
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def import_factory(spec: str) -> Callable[[tuple[int, ...], int], nn.Module]:
-    """The callable `spec` names, `package.module:function` (the current folder is searched too)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"--model {spec!r}: a model factory is named package.module:function")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"--model {spec!r}: cannot import {module_name!r}: {err}") from err
-    factory = module
-    for part in attr.split("."):
-        if not hasattr(factory, part):
-            raise ValueError(f"--model {spec!r}: {module_name} has no {attr!r}")
-        factory = getattr(factory, part)
-    if not callable(factory):
-        raise ValueError(f"--model {spec!r}: {attr} is not callable")
-    return factory
 
 
 def build_model(factory: Callable, input_shape: tuple[int, ...], num_classes: int, spec: str) -> nn.Module:

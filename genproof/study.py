@@ -66,7 +66,7 @@ from typing import Any, Mapping, Sequence
 
 from empirical import sweep
 from empirical.fit import DataConfig, FitConfig
-from empirical.models import ModelConfig
+from empirical.models import ModelConfig, add_factory, import_factory, is_factory, parse_spec
 from empirical.records import Record, cached_run, default_root, save_figure, write_text
 from empirical.tiers import check
 from empirical.train import TrainConfig
@@ -292,6 +292,8 @@ def run(config: StudyConfig, root: str | os.PathLike | None = None, *, executor:
                            "undefined": s["undefined"], "fit_record": s["fit_record"], "measure_record": Path(m.record).name})
         summary = analysis(points, config)
         summary["wall_s"] = time.perf_counter() - start
+        summary["machine"] = {"device": config.grid.base.train.device, "executor": executor, "threads": threads,
+                              "cpus": os.cpu_count()}
         write_text(out / "study.md", markdown(summary))
         save_figure(figure(summary), out / "study.png")
         return summary
@@ -313,7 +315,7 @@ def analysis(points: list[dict], config: StudyConfig) -> dict:
         rows.append({"measure": name, **stats, "cost_s": sum(p["seconds"][name] for p in points) / len(points),
                      "cost": MEASURES.get(name).cost, "undefined": len(fitted) - len(used)})
     rows.sort(key=lambda r: -math.inf if r["tau"] is None else -r["tau"])
-    return {"dataset": config.grid.base.data.name, "model": config.grid.base.model.name,
+    return {"dataset": config.grid.base.data.name, "model": model_label(config.grid),
             "axes": {a: list(v) for a, v in config.grid.axes}, "measures": list(config.measures), "seed": config.seed,
             "networks": len(points), "fitted": len(fitted), "test_size": test_size, "min_ess": MIN_ESS,
             "excluded": [p["values"] for p in points if not p["fitted"]],
@@ -362,7 +364,14 @@ def markdown(summary: dict) -> str:
             f"the orders of measure and gap given two hyperparameters, the least over pairs of them (genproof.pgdl).\n"
             f"- time: training {summary['train_s']:.0f} s and measures {summary['measure_s']:.0f} s, summed over the "
             f"networks as their records state them; this record took {summary.get('wall_s', float('nan')):.0f} s of "
-            f"wall time to compute (runs it found recorded were read, not run again).\n")
+            f"wall time to compute{_on(summary.get('machine'))} (runs it found recorded were read, not run again).\n")
+
+
+def _on(machine: dict | None) -> str:
+    if not machine:
+        return ""
+    return (f" on {machine['device']} ({machine['executor']} executor, {machine['threads']} thread(s) per run, "
+            f"{machine['cpus']} CPUs)")
 
 
 def figure(summary: dict):
@@ -434,6 +443,30 @@ def tier_config(tier: str, dataset: str = "digits", data_dir: str | None = None,
     return sweep.SweepConfig(base, AXES[tier])
 
 
+SIZE_AXES = ("width", "depth")  # what sizes the tier's MLP
+
+
+def model_label(grid: sweep.SweepConfig) -> str:
+    """The architecture of the sweep as `--model` writes it: `mlp` where its size is an axis."""
+    model = grid.base.model
+    if model.name == "mlp" and not any(a in SIZE_AXES for a, _ in grid.axes):
+        return f"mlp:{model.depth}x{model.width}"
+    return f"cnn:{model.channels}" if model.name == "cnn" else model.name
+
+
+def with_model(config: sweep.SweepConfig, spec: str) -> sweep.SweepConfig:
+    """`config` on the architecture `spec` names (`empirical.models.parse_spec`, or a factory
+    `package.module:function` called as function(input_shape, num_classes)). The architecture is
+    then fixed: the axes that size the tier's MLP leave the grid, and the study varies the rest."""
+    if is_factory(spec):
+        data = config.base.data.load()
+        model = ModelConfig(add_factory(import_factory(spec), data.input_shape, data.num_classes))
+    else:
+        model = parse_spec(spec)
+    axes = tuple((a, v) for a, v in config.axes if a not in SIZE_AXES)
+    return replace(config, base=replace(config.base, model=model), axes=axes)
+
+
 # ---- the command line ---------------------------------------------------------------------------
 
 
@@ -445,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
                             epilog=cli.listing({"measures": MEASURES}) + "\n\ntiers (the sweep):\n"
                             + "\n".join(f"  {k:<6} {v}" for k, v in TIER_GRIDS.items()))
     cli.add_data_options(parser)
+    cli.add_model_option(parser, None, "default: the tier's MLP, whose width and depth are axes of the sweep; a "
+                                       "model given here is fixed and the sweep varies the other axes", factories=True)
     cli.add_tier_option(parser, help="the sweep: quick, 32 MLPs on the CPU; full, 243 (see below)")
     parser.add_argument("--measures", help="comma-separated measure names (default: every measure but the opt-in "
                                            "ones; 'all' adds those)")
@@ -466,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--address joins a Ray cluster: give it with --executor ray")
         config = tier_config(args.tier, args.dataset, args.data_dir, args.device)
         config = replace(config, base=replace(config.base, data=cli.with_sizes(config.base.data, args)))
+        if args.model:
+            config = with_model(config, args.model)
         names = (MEASURES.names() if args.measures == "all" else
                  tuple(n.strip() for n in args.measures.split(",")) if args.measures else measure_defaults())
         study = StudyConfig(config, names, args.measure_seed)

@@ -44,8 +44,10 @@ FASHION_FILES = tuple(fashion_mnist.MD5)
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """No $GENPROOF_DATA, no system copies, an empty download cache, no proxies: only what a test writes exists."""
+    """No $GENPROOF_DATA, no system copies, an empty download cache, no proxies: only what a test writes exists
+    (and the download, which these tests serve locally, is allowed even where $GENPROOF_DATA_BARE hides it)."""
     monkeypatch.delenv(files.ENV_VAR, raising=False)
+    monkeypatch.delenv(files.BARE_ENV, raising=False)
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(files, "CACHE_DIR", tmp_path / "cache")

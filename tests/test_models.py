@@ -95,3 +95,58 @@ def test_one_model_spec_for_every_tool():
             parse_spec(bad)
     # a colon after a registered name is a size; after anything else, a factory package.module:function
     assert not is_factory("mlp:3x128") and not is_factory("resnet18") and is_factory("my_nets:mlp")
+
+
+FACTORY = '''
+import torch
+from torch import nn
+
+
+def small(input_shape, num_classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(torch.tensor(input_shape).prod()), WIDTH), nn.BatchNorm1d(WIDTH),
+                         nn.ReLU(), nn.Linear(WIDTH, num_classes))
+'''
+
+BUILD = '''
+import sys
+from empirical.models import ModelConfig, build
+try:
+    model = build(ModelConfig(sys.argv[1]), (64,), 10, seed=3)
+except ValueError as err:
+    print("error:", err)
+else:
+    print("built", sum(p.numel() for p in model.parameters()), float(model[1].weight.sum()))
+'''
+
+
+def test_a_factory_model_is_built_again_by_name_in_another_process(tmp_path):
+    """A Ray worker or a new Python process rebuilds a factory's model from the name add_factory gave
+    it (module:qualname@fingerprint), and refuses when the factory now builds another network."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from empirical.models import add_factory, import_factory
+
+    (tmp_path / "labnet.py").write_text(FACTORY.replace("WIDTH", "16"))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        name = add_factory(import_factory("labnet:small"), (64,), 10)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("labnet", None)
+    assert name.startswith("labnet:small@")
+    here = build(ModelConfig(name), (64,), 10, seed=3)
+    repo = Path(__file__).resolve().parents[1]
+
+    def elsewhere():
+        out = subprocess.run([sys.executable, "-c", BUILD, name], cwd=tmp_path, capture_output=True, text=True,
+                             env={"PYTHONPATH": str(repo), "PATH": ""}, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert elsewhere() == f"built {count_parameters(here)} {float(here[1].weight.sum())}"
+    (tmp_path / "labnet.py").write_text(FACTORY.replace("WIDTH", "17"))
+    assert "labnet:small now builds another network" in elsewhere()
+    with pytest.raises(ValueError, match="defined inside a function of another process"):
+        build(ModelConfig("tests.test_models:outer.<locals>.inner@0123abcd"), (64,), 10)

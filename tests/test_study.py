@@ -213,7 +213,30 @@ def test_the_command_line_refuses_bad_input(capsys, tmp_path):
     assert "unknown measure 'sharpnes'" in capsys.readouterr().err
     assert study.main(["--address", "head:6379", "--out", str(tmp_path)]) == 2
     assert "--executor ray" in capsys.readouterr().err
+    assert study.main(["--model", "nosuchpackage.nets:small", "--out", str(tmp_path)]) == 2
+    assert "cannot import 'nosuchpackage.nets'" in capsys.readouterr().err
     for bad in (["--tier", "medium"], ["--grid", "quick"], ["--executor", "dask"], ["--threads", "0"]):
         with pytest.raises(SystemExit) as exit_:
             study.main(bad)
         assert exit_.value.code == 2
+
+
+def test_a_study_of_your_architecture_fixes_it_and_varies_the_rest(tmp_path, monkeypatch, one_thread):
+    quick = study.tier_config("quick")
+    sized = study.with_model(quick, "mlp:2x16")
+    assert (sized.base.model.width, sized.base.model.depth) == (16, 2) and study.model_label(sized) == "mlp:2x16"
+    assert [a for a, _ in sized.axes] == ["lr", "batch_size", "seed"] and study.model_label(quick) == "mlp"
+    (tmp_path / "labnet.py").write_text("from torch import nn\n\n\ndef small(input_shape, num_classes):\n"
+                                        "    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), "
+                                        "nn.ReLU(), nn.Linear(32, num_classes))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    grid = _tiny_config().grid
+    grid = study.with_model(grid, "labnet:small")
+    assert grid.base.model.name.startswith("labnet:small@") and [a for a, _ in grid.axes] == ["lr", "seed"]
+    s = study.run(StudyConfig(grid, ("params", "dist-init", "spec-orig")), tmp_path / "runs", progress=False).summary
+    assert s["networks"] == 4 and s["fitted"] > 0 and s["model"] == grid.base.model.name
+    assert {p["n_params"] for p in s["points"]} == {64 * 32 + 32 + 2 * 32 + 32 * 10 + 10}
+    # spec-orig covers networks without BatchNorm only: its row says so instead of a number
+    assert next(r for r in s["rows"] if r["measure"] == "spec-orig")["undefined"] == s["fitted"]
+    assert s["machine"]["executor"] == "serial"
