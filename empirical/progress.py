@@ -29,6 +29,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
+def plural(unit: str) -> str:
+    """`unit` counted: step -> steps, quantity -> quantities."""
+    return unit[:-1] + "ies" if unit.endswith("y") and unit[-2:-1] not in "aeiou" else unit + "s"
+
+
 class Progress:
     """Count `total` units of work named `desc`; `stops_early` names the rule that may end it before
     `total` (the estimate of the time left is then "at most")."""
@@ -72,8 +77,9 @@ class Progress:
         left = "unknown" if rate == 0 else _duration((self.total - self.n) / rate)
         shown = "".join(f", {k} {v}" for k, v in self.postfix.items())
         early = f"at most {left} left ({self.stops_early})" if self.stops_early else f"about {left} left"
-        print(f"{self.desc}: {self.n:,}/{self.total:,} {self.unit}s after {_duration(elapsed)} "
-              f"({rate:.3g} {self.unit}s/s); {early}{shown}", file=self.stream, flush=True)
+        units = plural(self.unit)
+        print(f"{self.desc}: {self.n:,}/{self.total:,} {units} after {_duration(elapsed)} "
+              f"({rate:.3g} {units}/s); {early}{shown}", file=self.stream, flush=True)
         self.lines += 1
 
     def write(self, text: str) -> None:
@@ -93,7 +99,7 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
         elif self.lines:  # a log that was told the work is under way is told when it ended
-            print(f"{self.desc}: done, {self.n:,} {self.unit}s in {_duration(self.clock() - self.start)}",
+            print(f"{self.desc}: done, {self.n:,} {plural(self.unit)} in {_duration(self.clock() - self.start)}",
                   file=self.stream, flush=True)
 
 

@@ -86,3 +86,8 @@ def test_the_environment_chooses_what_none_means(monkeypatch):
     monkeypatch.setenv(progress_module.ENV, "loud")
     with pytest.raises(ValueError, match="GENPROOF_PROGRESS must be bar, lines or off"):
         Progress(10, "train", stream=log, clock=clock)
+
+
+def test_units_are_counted_in_plain_english():
+    assert [progress_module.plural(u) for u in ("step", "quantity", "run", "day", "seed")] == [
+        "steps", "quantities", "runs", "days", "seeds"]
