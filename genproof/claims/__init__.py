@@ -182,9 +182,8 @@ def select(patterns: list[str] | None = None) -> list[Claim]:
 
 def one_blas_thread(measure):
     """Run `measure` with one BLAS thread. Speed: OpenBLAS's worker threads busy-wait, and on a
-    shared 2-core machine a threaded Cholesky of a 2,000 x 2,000 kernel matrix took 2.8 s against
-    0.07 s on one thread (the SGD claims: 16 s against 5 s). Safety: the threaded syrk and potrf
-    of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
+    shared 2-core machine one thread is faster (benchmarks/RESULTS.md). Safety: the threaded syrk
+    and potrf of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
 
     @functools.wraps(measure)
     def measure_on_one_thread(setting, root):
