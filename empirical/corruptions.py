@@ -16,18 +16,13 @@ examples it changed. The input's tensors are never written to. Label corruptions
 training split; the input corruptions change the test split the same way as the training split,
 as zhang2017 does, so that a network is tested on inputs from the distribution it was trained on.
 
-How many labels are redrawn (`label_noise(count=...)`):
-- "exact" (kinds `labels:ETA`, `labels-all:ETA`, the default): exactly round(eta n) examples,
-  chosen uniformly without replacement, so a sweep over eta has no noise in how many labels were
-  redrawn. This differs from the papers on purpose.
-- "binomial" (kinds `labels-iid:ETA`, `labels-all-iid:ETA`): each example independently with
-  probability eta, so the count is Binomial(n, eta), as zhang2017 describes and as bansal2021's
-  code does (ICLR2021-rep-gen/Rationality-Generalization, data_settings.py: every label kept with
-  probability 1 - p, else moved to each other class with probability p / (C - 1)).
-Either way the chosen examples are nested across eta for a fixed seed, and each keeps the same
-new label. Where we differ from the paper, on purpose:
-- "A pixel" is one spatial position with all its channels: the permutations move an RGB triple
-  together. Inputs without a channel axis (shape `(d,)`) permute their d coordinates.
+How many labels are redrawn (`label_noise(count=...)`): "exact" (kinds `labels:ETA`,
+`labels-all:ETA`, the default), exactly round(eta n) examples chosen uniformly without replacement;
+"binomial" (kinds `labels-iid:ETA`, `labels-all-iid:ETA`), each example independently with
+probability eta, as zhang2017 describes and as bansal2021's code does. Either way the chosen
+examples are nested across eta for a fixed seed, and each keeps the same new label. "A pixel" is one
+spatial position with all its channels; inputs of shape `(d,)` permute their d coordinates. Where
+this differs from the papers, on purpose: docs/sources/zhang2017.md, docs/sources/bansal2021.md.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ curves (rebuilt from the world records on every call as `deep-bootstrap-<hash>/`
 
 The defaults are the authors' sweep (preetum/deep-bootstrap-code, inftrain/sample_sweep.json):
 plain SGD, lr 0.1, no momentum, no weight decay, cosine schedule (`TrainConfig.lr_schedule`), batch 128.
+Where genproof differs from their code: docs/sources/nakkiran2021.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ model, cross-entropy by default). Two methods:
   `nn.Conv1d`/`nn.Conv2d` (groups=1, zero padding) and BatchNorm layers on running statistics
   (`factored`): one forward and one backward pass of m * loss; the gradient of example i for a
   Linear layer is the outer product of the backpropagated error at the layer's output and the
-  layer's input (as the authors' code, google-research coherent_gradients, computes it), summed
+  layer's input (as chatterjee2020's code computes it: docs/sources/chatterjee2020.md), summed
   over positions for a convolution (its input unfolded into patches, as BackPACK and Opacus do),
   and per channel for BatchNorm (error times normalized input). Exact when the loss is a mean of
   per-example terms and examples do not interact in the forward pass; a layer applied twice is refused;

@@ -9,16 +9,12 @@ same harness:
 - "e2e": end-to-end, the same backbone and a linear head trained on the labels (`empirical.fit`).
 
 The noise is `empirical.corruptions.label_noise(over="others")`: every chosen training example is
-relabelled uniformly among the other classes (so every chosen label is wrong, as in the authors'
-code), and the mask of the chosen examples is kept. How many are chosen is `RRMConfig.noise`:
-- "exact" (the default, kind "labels:ETA"): exactly round(η n) examples, chosen uniformly, so
-  m = |B| = η n in every run;
-- "binomial" (kind "labels-iid:ETA"): each example independently with probability η, as the
-  authors' code does (ICLR2021-rep-gen/Rationality-Generalization, data_settings.py), so m is
-  Binomial(n, η) and the realized rate m / n varies from run to run by about sqrt(η(1-η)/n).
-The gaps are the same formulas either way; the bounds of `genproof.rrm` read the realized m (and
-m / n where they divide by η). For a seed the chosen examples and their labels are fixed, and the
-SSS representation (label-free) is the same for the clean and the noisy run.
+relabelled uniformly among the other classes, and the mask of the chosen examples is kept. How many
+are chosen is `RRMConfig.noise`: "exact" (the default, kind "labels:ETA"), exactly round(η n)
+examples; "binomial" (kind "labels-iid:ETA"), each example independently with probability η, as
+the authors' code does (docs/sources/bansal2021.md). The bounds of `genproof.rrm` read the realized
+m. For a seed the chosen examples and their labels are fixed, and the SSS representation
+(label-free) is the same for the clean and the noisy run.
 
 The experiment (`experiment(RRMConfig) -> Record`, cached as `noisy-<hash>/`) runs every procedure
 clean and η-noisy for each seed, and the first seed at every rate of a noise sweep, and records the
@@ -153,7 +149,7 @@ class RRMConfig:
     and an η-noisy run for each seed; and, for the train/test-versus-noise picture, the first seed
     at every rate of `sweep`. `noise`: how many labels are corrupted, "exact" (round(η n), the
     default, which keeps every earlier record's hash) or "binomial" (each with probability η, the
-    authors' draw); see the module docstring."""
+    authors' draw); see the module docstring and docs/sources/bansal2021.md."""
 
     data: DataConfig = DataConfig("mnist1d", n_train=10_000, n_test=2_000)
     procedures: tuple[Procedure, ...] = (Procedure("sss"), Procedure("e2e"))

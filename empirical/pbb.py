@@ -2,7 +2,7 @@
 Shawe-Taylor, Szepesvari, "Tighter risk certificates for neural networks", JMLR 22 (2021), trained
 with the one loop, and the sampled errors of each posterior, as one cached record
 (`train_posteriors(config, root)`). The certificate, the formula applied to that record, is
-`genproof.pac_bayes.backprop.certify` (the module docstring there says where we differ from PBB).
+`genproof.pac_bayes.backprop.certify`; where we differ from PBB: docs/sources/perezortiz2021.md.
 
 1. Split the training set (a seeded permutation): the first `prior_fraction` of it is the prior
    set, the rest the bound set, of n_bound examples. `prior="data-independent"` has no prior set.

@@ -2,29 +2,26 @@
 
 Sources: Chatterjee, "Coherent Gradients", ICLR 2020, Section 5 (winsorized gradient descent);
 Zielinski, Krishnan and Chatterjee, "Weak and Strong Gradient Directions", arXiv 2003.07422 (M3,
-RM3, RA3). Each rule sets the parameters' `.grad` to a robust aggregate and steps a plain
-`torch.optim.SGD` with the run's learning rate:
+RM3, RA3). Where genproof follows or differs from the authors' code (google-research
+coherent_gradients): docs/sources/chatterjee2020.md. Each rule sets the parameters' `.grad` to a
+robust aggregate and steps a plain `torch.optim.SGD` with the run's learning rate:
 
 - `m3`: the coordinate-wise median of the gradients of 3 consecutive minibatches; the loop calls
   the rule once per minibatch, so the parameters move on every third call (one step per 3
   minibatches; the loop's step count counts minibatches);
 - `rm3`: the coordinate-wise median of the current and the previous two minibatch gradients, one
-  step per minibatch once 3 are held (the authors' `RM3` optimizer, coherent_gradients/
-  weak_and_strong/optimizers/rm3.py, also moves only from the third minibatch on);
+  step per minibatch once 3 are held;
 - `ra3`: the running average of the same three gradients, the control for `rm3`.
-  As in the authors' optimizers, weight decay is added to each minibatch gradient before it is held
-  (wd * p at that step's weights), and momentum is refused for all three, as their
-  `weak_and_strong/imagenet_main.py` refuses it ("Momentum causes instability");
+  Weight decay is added to each minibatch gradient before it is held (wd * p at that step's
+  weights), and momentum is refused for all three;
 - `winsorized:C`: per parameter coordinate, across the m examples of the minibatch, the per-example
   gradients are clipped to their C-th and (100 - C)-th percentiles, then averaged (the run's
   momentum and weight decay act through SGD after that); C = 0 is plain SGD. The percentile is the
-  authors' rule, the nearest order statistic: `np_winsorize` in coherent_gradients/iclr_2020_paper/
-  utils.py calls `np.percentile(..., interpolation='nearest')`, the order statistic at
-  round((m - 1) q), halves to even. Computed on one sort; registered for C in `WINSOR_LEVELS`.
+  nearest order statistic, at round((m - 1) q), halves to even, as the authors' code takes it.
+  Computed on one sort; registered for C in `WINSOR_LEVELS`.
 
-The authors' released `M3`/`RA3` classes crash on a misspelled attribute; the definitions above are
-what the paper states. A rule that holds gradients across minibatches (m3, rm3, ra3) keeps them in
-its own state; the loop does not change.
+A rule that holds gradients across minibatches (m3, rm3, ra3) keeps them in its own state; the loop
+does not change.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ seam, augmented on the device as the real world's `Resident` walk is; `real_sour
 (without a short last batch, as the authors' DataLoader with drop_last=True). `augmented_real` is
 the real samples as the authors' training loader shows them to their train-error evaluation: a
 fresh augmentation of every sample at each evaluation (all N of them; their loader drops the last
-N mod B).
+N mod B; docs/sources/nakkiran2021.md).
 """
 
 from __future__ import annotations

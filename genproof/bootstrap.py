@@ -1,26 +1,18 @@
 """The Deep Bootstrap decomposition of nakkiran2021 (Nakkiran, Neyshabur, Sedghi, "The Deep Bootstrap
 Framework: Good Online Learners are Good Offline Generalizers", ICLR 2021, arXiv 2010.08127),
 as formulas of the curves that `empirical.deep_bootstrap.experiment` records, and the tool that
-draws its Figure 1.
+draws its Figure 1. Where genproof differs from the paper and the authors' code:
+docs/sources/nakkiran2021.md.
 
     TestError(f_t) = TestError(f_t^iid) + [TestError(f_t) - TestError(f_t^iid)]     (Section 2)
 
 f_t is the Real World's network after t steps on N samples, f_t^iid the Ideal World's after t
-steps on fresh samples; the bracket is the bootstrap error. The paper measures both with the
-soft-error, 1 - mean softmax probability of the true label (Section 3; the authors' `test_all` in
-inftrain/train.py). Its claim (Section 3): for t up to the stopping time T_D(N), the bootstrap
-error is at most a small epsilon. Two stopping rules are computed (`STOPPING_RULES`), each the
-first evaluated step at which a seed-mean Real World train curve falls below a threshold:
-`train-error<1%`, genproof's (the one the claims judge, `JUDGED_RULE`), and `train-loss<0.01`,
-the only stopping rule in the authors' code (`--earlystop`: stop when "Train Loss" < 0.01; not
-used in their sweep). The paper's own definition we could not reach in its text. Both are taken
-on the training set as the authors measure it: with augmentation, a fresh augmentation of the N
-samples at each evaluation (their augmented training loader), without it the samples themselves;
-the T_D of the clean samples is reported beside (`stopping_time_clean`), since it comes earlier.
-
-Curves are averaged over trials (seeds) before any formula is applied: the paper's claim is about
-the expected soft-errors, and a trial's own curve carries its sampling noise (kept in the report as
-the seeds' spread).
+steps on fresh samples; the bracket is the bootstrap error, measured with the soft-error,
+1 - mean softmax probability of the true label (the authors' `test_all` in inftrain/train.py).
+The claim (Section 3): for t up to the stopping time T_D(N), the bootstrap error is at most a small
+epsilon. T_D is the first evaluated step at which a seed-mean Real World train curve falls below a
+threshold, under each rule of `STOPPING_RULES` (`JUDGED_RULE` is the one the claims judge). Curves
+are averaged over trials (seeds) before any formula is applied.
 
     python -m genproof.bootstrap [--dataset mnist1d] [--models mlp:3x128,mlp:3x256,cnn:16]
         [--tier quick] [--augment none] [--seeds 0,1,2] [--n-train N] [--steps T] [--batch-size B]

@@ -299,6 +299,7 @@ def listing() -> str:
                       f"{': ' + f.factory.cost_detail if f.factory.cost_detail else ''}"
                       f"{'' if f.factory.default else ' (opt-in: --families)'}"
                       + (f"\n  {'':<11} needs: {', '.join(f.factory.needs)}" if f.factory.needs else "")
+                      + (f"\n  {'':<11} card: {f.factory.card}" if f.factory.card else "")
                       for f in table_families())
     return cli.listing({"data sets (--dataset)": DATASETS, "models (--model)": MODELS}) + (
         "\n\nbound families (--families; rows of the table):\n" + table)

@@ -1,4 +1,5 @@
 """Coherence of per-example gradients and a replace-one stability bound it enters (chatterjee2020).
+Where genproof differs from the papers, and what is our own: docs/sources/chatterjee2020.md.
 
 Measured quantities come from `empirical.gradients` (per-example gradients, `coherence_moments`,
 `coherence`); this module holds the formulas around them.
@@ -9,23 +10,17 @@ Measured quantities come from `empirical.gradients` (per-example gradients, `coh
   All", arXiv 2008.01217 (1 for m orthogonal gradients of equal norm, m for identical ones).
 - `orthogonal_alpha(m)` = 1/m, the value for m mutually orthogonal gradients of equal norm.
 - `minibatch_alpha(alpha, k)` = k alpha / (1 + (k - 1) alpha): the coherence of minibatch gradients
-  (means of k examples drawn with replacement) when single examples have coherence alpha. Our
-  derivation (notebooks/coherence.ipynb): for independent minibatches B, B', E[G_B . G_B'] = ||E g||^2
-  and E||G_B||^2 = ||E g||^2 + (E||g||^2 - ||E g||^2) / k.
+  (means of k examples drawn with replacement) when single examples have coherence alpha (our
+  derivation, notebooks/coherence.ipynb).
 - `replace_one_bound` and `gradient_spread`: a bound on replace-one stability along full-batch
   gradient descent in which the coherence of the training sample enters (OUR DERIVATION,
-  notebooks/coherence.ipynb; 2203.10036 states that coherence bounds stability, and its text could
-  not be reached for its form). S^(i) is S with example i replaced by one point z'; w_t are the
-  iterates on S; g = the per-example gradient at w_t, gbar its mean over S. Then, for an
-  L-Lipschitz, beta-smooth loss and steps eta_t,
+  notebooks/coherence.ipynb). S^(i) is S with example i replaced by one point z'; w_t are the
+  iterates on S; g = the per-example gradient at w_t, gbar its mean over S. For an L-Lipschitz,
+  beta-smooth loss and steps eta_t,
   (1/m) sum_i sup_z |f(w_T; z) - f(w^(i)_T; z)|
       <= (L/m) sum_t [prod_{k>t} (1 + eta_k beta)] eta_t sqrt(E_S||g||^2 (1 - alpha_S) + ||gbar - g_z'||^2),
-  every term at w_{t-1}. The sample's incoherence E_S||g||^2 (1 - alpha_S) = E_S||g - gbar||^2 is one
-  part; the misfit of the replacing point's gradient is the other, and no coherence of the sample
-  bounds it: ten identical points (alpha_S = 1) replaced by an orthogonal one move the loss by
-  0.365 (tests/test_coherence.py). The recursion is the growth recursion of Hardt, Recht and Singer
-  (2016, Lemma 2.5) for the (1 + eta beta)-expansive full-batch step; 2L per step in place of the
-  square root is its worst case.
+  every term at w_{t-1}: the growth recursion of Hardt, Recht and Singer (2016, Lemma 2.5) for the
+  (1 + eta beta)-expansive full-batch step.
 
 The tool: `report` runs (or takes from the record store) `empirical.coherent.track` on true and on
 random labels for each seed of a tier preset (`empirical.coherent.REAL_VS_RANDOM`, the one the claim
@@ -58,7 +53,7 @@ def orthogonal_alpha(m: int) -> float:
 
 def minibatch_alpha(alpha: float, k: int) -> float:
     """The coherence of means of k per-example gradients drawn with replacement, when single
-    examples have coherence `alpha`: k alpha / (1 + (k - 1) alpha) (our derivation, module docstring)."""
+    examples have coherence `alpha`: k alpha / (1 + (k - 1) alpha) (our derivation, notebooks/coherence.ipynb)."""
     if k < 1 or not 0 <= alpha <= 1:
         raise ValueError(f"need a minibatch size k >= 1 and alpha in [0, 1], got k={k}, alpha={alpha}")
     return k * alpha / (1 + (k - 1) * alpha)
@@ -67,7 +62,7 @@ def minibatch_alpha(alpha: float, k: int) -> float:
 def gradient_spread(second_moments: Sequence[float], alphas: Sequence[float],
                     misfits: Sequence[float]) -> list[float]:
     """Per step, sqrt(E_S||g||^2 (1 - alpha_S) + ||gbar - g_z'||^2) = sqrt(E_S||g - g_z'||^2): at least
-    the mean over i of ||g_{z_i} - g_z'|| (Jensen). Our derivation (module docstring)."""
+    the mean over i of ||g_{z_i} - g_z'|| (Jensen). Our derivation (notebooks/coherence.ipynb)."""
     if not len(second_moments) == len(alphas) == len(misfits):
         raise ValueError(f"need one second moment, alpha and misfit per step, got {len(second_moments)}, "
                          f"{len(alphas)}, {len(misfits)}")
@@ -79,8 +74,8 @@ def replace_one_bound(L: float, beta: float, m: int, lrs: Sequence[float], diffe
     """(L / m) sum_t [prod_{k>t} (1 + eta_k beta)] eta_t D_{t-1}, t = 1..T, with `lrs` = (eta_1, ..., eta_T)
     and `differences` = (D_0, ..., D_{T-1}), D_t >= the mean over replaced i of ||g_{z_i}(w_t) - g_z'(w_t)||:
     a bound on the mean over i of sup_z |f(w_T; z) - f(w^(i)_T; z)| for full-batch gradient descent
-    with an L-Lipschitz, beta-smooth loss (module docstring; `gradient_spread` gives D from the
-    sample's coherence, D = 2L is the worst case)."""
+    with an L-Lipschitz, beta-smooth loss (our derivation, notebooks/coherence.ipynb; `gradient_spread`
+    gives D from the sample's coherence, D = 2L is the worst case)."""
     if len(lrs) != len(differences) or not lrs:
         raise ValueError(f"need one gradient difference per step (D_0 .. D_(T-1)), got {len(differences)} for "
                          f"{len(lrs)} steps")

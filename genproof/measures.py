@@ -5,48 +5,22 @@ initialization and the training data; never the test set), oriented as in Jiang 
 should mean a larger generalization gap**. It is a measure, not a bound: it has no constants and
 certifies nothing (the one exception, `pac-bayes-bound`, is a certificate used as a measure).
 
-Sources:
-- Jiang, Neyshabur, Mobahi, Krishnan, Bengio, "Fantastic Generalization Measures and Where to Find
-  Them", ICLR 2020 (arXiv 1912.02178), Section 7 and Appendix C. Measure numbers below, "(20)",
-  "(53)", are those the code of Dziugaite et al. gives them (`ComplexityType` in
-  nitarshan/robust-generalization-measures, data/generation/measures.py and experiment_config.py),
-  which we take to be Jiang et al.'s equation numbers. We could reach the paper's abstract but not
-  its appendix: the definitions of the sharpness measures are as we recall them and are marked so.
-- Dziugaite, Drouin, Neal, Rajkumar, Caballero, Wang, Mitliagkas, Roy, "In search of robust
-  measures of generalization", NeurIPS 2020; their code (nitarshan/robust-generalization-measures,
-  data/generation/measures.py) implements Jiang's measures; `_pacbayes_sigma` is the search the
-  PAC-Bayes flatness measures below follow.
+Sources: Jiang, Neyshabur, Mobahi, Krishnan, Bengio, "Fantastic Generalization Measures and Where
+to Find Them", ICLR 2020 (arXiv 1912.02178), Section 7 and Appendix C, with the measure numbers,
+"(20)", "(53)", that the code of Dziugaite et al. gives them; Dziugaite, Drouin, Neal, Rajkumar,
+Caballero, Wang, Mitliagkas, Roy, "In search of robust measures of generalization", NeurIPS 2020,
+whose code (nitarshan/robust-generalization-measures, data/generation/measures.py) implements
+Jiang's measures. Where genproof differs from that code, and which definitions are as recalled:
+docs/sources/jiang2020.md.
 
 The flatness measures (module functions `gaussian_scale`, `box_scale`):
 - PAC-Bayes flatness (53): 1/sigma'^2, sigma' the largest sigma such that the expected training
   error of the network with weights w + u, u ~ N(0, sigma^2 I), exceeds the network's own by at most
-  0.1 (their code: the accuracy displacement |E acc(w + u) - acc(w)| <= 0.1). Magnitude-aware (61):
-  u_i ~ N(0, sigma^2 w_i^2 + eps^2), eps = 1e-3.
-  Differences from their code, each stated: (a) their `_perturbed_model` passes sigma^2 where
-  `torch.normal` takes a standard deviation, so their noise has standard deviation sigma^2 (and
-  sigma^2 |w_i|^2 + eps^2 magnitude-aware); we follow the paper's definition, standard deviation
-  sigma (and sqrt(sigma^2 w_i^2 + eps^2)). For the plain measure the two differ by a monotone map
-  (1/s against 1/s^2), so every rank statistic agrees; for the magnitude-aware one they are
-  different noise families. (b) Common random numbers: the same `samples` standard normal draws z_k
-  are scaled at every sigma of the search (they draw fresh noise each time), so the estimated
-  error curve is a fixed function of sigma and the search is deterministic given the seed. (c) The
-  search brackets sigma' by doubling and halving from 1 and bisects to a relative precision
-  `rel_tol`, and returns the largest sigma found with deviation <= 0.1 (theirs bisects on [0, 2]
-  for 15 steps and stops when the deviation is within 0.01 of 0.1).
+  0.1. Magnitude-aware (61): u_i ~ N(0, sigma^2 w_i^2 + eps^2), eps = 1e-3.
 - Sharpness flatness: 1/alpha'^2, alpha' the largest alpha such that the worst training error over
-  the box |u_i| <= alpha (magnitude-aware: |u_i| <= alpha |w_i| + eps) exceeds the network's own
-  by at most 0.1 (Jiang et al.'s sharpness measures, as we recall Appendix C: "sharpness" and its
-  magnitude-aware form; not verified against the text, and the measure numbers are not in the
-  code above, which implements no sharpness measure). The maximum over the box is estimated by
-  `steps` steps of projected sign-gradient ascent on the training cross-entropy from a seeded
-  uniform start (the L-infinity attack of Madry et al. 2018, step 2.5 r / steps), the 0-1 error
-  read at every iterate; this is a lower estimate of the maximum, so alpha' is over-estimated.
-  The magnitude-aware box: Jiang's, as we recall it, is alpha |w_i| + eps with eps = 1e-3 fixed;
-  its half-width at alpha = 0 is eps, and on the 3x256 MLP of the quick grid (150k weights) the
-  worst case in that eps-box alone raised the training error by more than 0.1 (measured), so the
-  search had no answer. We scale eps with alpha, alpha (|w_i| + eps): the box vanishes at alpha = 0
-  and stays magnitude-aware; at eps = 1 it is the box of Keskar et al., "On large-batch training
-  for deep learning", ICLR 2017, Metric 2.1.
+  the box |u_i| <= alpha (magnitude-aware: |u_i| <= alpha (|w_i| + eps)) exceeds the network's own
+  by at most 0.1, the worst case estimated by `steps` steps of projected sign-gradient ascent on the
+  training cross-entropy (Madry et al. 2018): a lower estimate of it, so alpha' is over-estimated.
 
 Errors are 0-1 training errors, with the network in eval mode (dropout off, batch-norm running
 statistics); perturbations touch the parameters only.
@@ -186,11 +160,14 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
 
 JIANG = "Jiang et al., ICLR 2020"
 DZIUGAITE_CODE = "nitarshan/robust-generalization-measures, data/generation/measures.py"
+# the sources' cards: where genproof differs from the authors
+JIANG2020, NEYSHABUR2017 = "docs/sources/jiang2020.md", "docs/sources/neyshabur2017.md"
+CHATTERJEE2020, DZIUGAITE2017 = "docs/sources/chatterjee2020.md", "docs/sources/dziugaite2017.md"
 
 
 @measure("params", "number of parameters (VC-style: VC bounds grow with it)",
          source=f"{JIANG}, measure (20) 'params'; {DZIUGAITE_CODE}, get_all_measures (CT.PARAMS: weights only)",
-         cost="architecture")
+         cost="architecture", card=JIANG2020)
 def params(net: Network, seed: int = 0) -> float:
     """The number of trainable scalars, weights and biases (their code counts weights only)."""
     return float(sum(p.numel() for p in net.model.parameters() if p.requires_grad))
@@ -211,7 +188,7 @@ def _norms(net: Network):
          "(genproof.norms)",
          source="Bartlett, Foster, Telgarsky, NeurIPS 2017, Theorem 1.1 (genproof.norms); not one of Jiang et al.'s "
                 "numbered measures: its (2,1)-norms, ln W and ||X||_F rank networks otherwise than their spec-orig (30)",
-         cost="pass")
+         cost="pass", card=NEYSHABUR2017)
 def bartlett_spectral(net: Network, seed: int = 0) -> float:
     return _norms(net).spectral
 
@@ -224,17 +201,16 @@ def _weight_matrices(net: Network) -> list[torch.Tensor]:
 @measure("spec-orig", "Jiang et al.'s spec-orig, prod_i ||W_i||_2^2 / gamma^2 * sum_i ||W_i||_F^2 / ||W_i||_2^2 "
          "(weights only, a convolution's kernel reshaped to a matrix)",
          source=f"{JIANG}, measure (30) 'spec.orig'; {DZIUGAITE_CODE}, get_all_measures (CT.LOG_SPEC_ORIG_MAIN, "
-                "of which this is the exponential before their sample-size adjustment: the same ranking)", cost="pass")
+                "of which this is the exponential before their sample-size adjustment: the same ranking)", cost="pass",
+         card=JIANG2020)
 def spec_orig(net: Network, seed: int = 0) -> float:
     """Jiang et al.'s (30) as the code of Dziugaite et al. computes it: over the weight tensors W_i
     (biases and batch-norm parameters left out; a convolution's kernel reshaped to (out, in k k),
     whose spectral norm is their "approximate spectral norm", not the operator's), with gamma the
     k-th smallest training margin, k = floor(n / 10) (`genproof.norms.margin_at`),
         prod_i ||W_i||_2^2 / gamma^2 * sum_i ||W_i||_F^2 / ||W_i||_2^2.
-    Their code takes the log and adjusts it for the sample size, 0.5 (log v - log m), which orders
-    networks alike. Where we differ: their code folds batch norm into the preceding convolution
-    before measuring (`_reparam`); a network with batch norm has no value here, and their |gamma|
-    of a negative margin is refused (Undefined), as in every margin measure of genproof."""
+    A network with batch norm, or a gamma <= 0, has no value (Undefined); where their code differs:
+    docs/sources/jiang2020.md."""
     from .norms import margin_at, margins
 
     if has_batch_norm(net.model):
@@ -251,7 +227,7 @@ def spec_orig(net: Network, seed: int = 0) -> float:
 
 @measure("spectral-product", "product of squared spectral norms over the squared margin, prod ||A_i||^2 / gamma^2",
          source=f"{JIANG}, measure (31) 'prod.of.spec/margin' ({DZIUGAITE_CODE}: exp of LOG_PROD_OF_SPEC_OVER_MARGIN); "
-                "biases folded into the operators (genproof.norms), their code drops them", cost="pass")
+                "biases folded into the operators (genproof.norms), their code drops them", cost="pass", card=JIANG2020)
 def spectral_product(net: Network, seed: int = 0) -> float:
     m = _norms(net)
     return m.lipschitz_bound ** 2 / m.gamma ** 2
@@ -261,7 +237,7 @@ def spectral_product(net: Network, seed: int = 0) -> float:
          "B (sqrt(2 ln(2) L) + 1) prod ||A_i||_F / (gamma sqrt(n)) (genproof.norms)",
          source="Golowich, Rakhlin, Shamir, COLT 2018, Theorem 1 (genproof.norms); its depth factor "
                 "sqrt(2 ln(2) L) + 1 and the biases folded in make it no monotone function of Jiang et al.'s (36), "
-                "prod ||W_i||_F^2 / gamma^2, across networks of different depths", cost="pass")
+                "prod ||W_i||_F^2 / gamma^2, across networks of different depths", cost="pass", card=NEYSHABUR2017)
 def golowich_frobenius(net: Network, seed: int = 0) -> float:
     value = _norms(net).frobenius
     if value is None:
@@ -270,7 +246,8 @@ def golowich_frobenius(net: Network, seed: int = 0) -> float:
 
 
 @measure("path", "l2 path norm over the margin (genproof.norms)",
-         source="Neyshabur, Tomioka, Srebro, COLT 2015, Section 4 (genproof.norms); Jiang et al.'s (43)", cost="pass")
+         source="Neyshabur, Tomioka, Srebro, COLT 2015, Section 4 (genproof.norms); Jiang et al.'s (43)", cost="pass",
+         card=NEYSHABUR2017)
 def path(net: Network, seed: int = 0) -> float:
     return _norms(net).path
 
@@ -282,42 +259,44 @@ def _weights(model: nn.Module) -> list[torch.Tensor]:
 
 @measure("dist-init", "squared distance from initialization, sum_i ||W_i - W_i^0||_F^2 (weights, no biases)",
          source=f"{JIANG}, measure (40) 'fro.dist'; {DZIUGAITE_CODE}, get_all_measures (CT.FRO_DIST)", cost="weights",
-         needs=("init",))
+         needs=("init",), card=JIANG2020)
 def dist_init(net: Network, seed: int = 0) -> float:
     return float(sum(((w - w0).double() ** 2).sum() for w, w0 in zip(_weights(net.model), _weights(net.init))))
 
 
 @measure("pacbayes-flatness", "1/sigma'^2: Gaussian weight noise N(0, sigma'^2) raises the training error by 0.1",
-         source=f"{JIANG}, measure (53) 'pacbayes.flatness'; {DZIUGAITE_CODE}, _pacbayes_sigma", cost="monte-carlo")
+         source=f"{JIANG}, measure (53) 'pacbayes.flatness'; {DZIUGAITE_CODE}, _pacbayes_sigma", cost="monte-carlo",
+         card=JIANG2020)
 def pacbayes_flatness(net: Network, seed: int = 0) -> float:
     return 1 / gaussian_scale(net, seed=seed) ** 2
 
 
 @measure("pacbayes-mag-flatness", "1/sigma'^2 for noise N(0, sigma'^2 w_i^2 + 1e-6) (magnitude-aware)",
          source=f"{JIANG}, measure (61) 'pacbayes.mag.flatness'; {DZIUGAITE_CODE}, _pacbayes_sigma with magnitude_eps",
-         cost="monte-carlo")
+         cost="monte-carlo", card=JIANG2020)
 def pacbayes_mag_flatness(net: Network, seed: int = 0) -> float:
     return 1 / gaussian_scale(net, MAGNITUDE_EPS, seed=seed) ** 2
 
 
 @measure("sharpness-flatness", "1/alpha'^2: the worst perturbation in the box |u_i| <= alpha' raises the training "
          "error by 0.1", source=f"{JIANG}, Appendix C, sharpness flatness (as recalled: not verified against the text)",
-         cost="ascent")
+         cost="ascent", card=JIANG2020)
 def sharpness_flatness(net: Network, seed: int = 0) -> float:
     return 1 / box_scale(net, seed=seed) ** 2
 
 
 @measure("sharpness-mag-flatness", "1/alpha'^2 for the box |u_i| <= alpha' (|w_i| + 1e-3) (magnitude-aware)",
-         source=f"{JIANG}, Appendix C, magnitude-aware sharpness flatness (as recalled, eps scaled with alpha: module "
-                "docstring)",
-         cost="ascent")
+         source=f"{JIANG}, Appendix C, magnitude-aware sharpness flatness (as recalled, eps scaled with alpha: "
+                "docs/sources/jiang2020.md)",
+         cost="ascent", card=JIANG2020)
 def sharpness_mag_flatness(net: Network, seed: int = 0) -> float:
     return 1 / box_scale(net, MAGNITUDE_EPS, seed=seed) ** 2
 
 
 @measure("incoherence", "1 - alpha, alpha the coherence of per-example gradients at the trained weights (training set)",
          source="Chatterjee & Zielinski, arXiv 2203.10036, Section 4 (alpha; empirical.gradients); evaluated at the end "
-                "of training, our adaptation: the source tracks coherence along training", cost="pass")
+                "of training, our adaptation: the source tracks coherence along training", cost="pass",
+         card=CHATTERJEE2020)
 def incoherence(net: Network, seed: int = 0) -> float:
     from empirical.gradients import coherence, coherence_moments
 
@@ -332,7 +311,7 @@ def incoherence(net: Network, seed: int = 0) -> float:
 
 @measure("pac-bayes-bound", "Dziugaite & Roy's PAC-Bayes bound on the test error of Q (a certificate, used as a measure)",
          source="Dziugaite & Roy, UAI 2017 (genproof.pac_bayes.pac_bayes_bound, delta 0.05)", cost="optimization",
-         default=False, needs=("init",))
+         default=False, needs=("init",), card=DZIUGAITE2017)
 def pac_bayes_bound(net: Network, seed: int = 0) -> float:
     from .pac_bayes import pac_bayes_bound as certificate
 

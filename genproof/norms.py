@@ -1,70 +1,47 @@
-"""Norm-based capacity measures of a trained network, normalised by its margin.
+"""Norm-based capacity measures of a trained network, normalised by its margin. Where genproof
+differs from the papers (biases folded in, the margin's order statistic, constants left out, the
+path norm's width factor, our extension to residual blocks): docs/sources/neyshabur2017.md.
 
 The network is read as the function its margins are of: a chain of affine layers x -> A x + b
 (Linear layers, and convolutions with their eval-mode BatchNorm folded in as a per-channel scale
 and shift) between ReLUs and pooling, plus residual blocks. Biases are folded in: inputs are
 augmented with a constant 1 and each affine layer is the augmented operator
-    [A b; 0 1]   (the last layer of a chain, whose output carries no constant: [A b]),
-so a network with biases is exactly a network without biases on the augmented inputs [x; 1], the
-setting of the theorems below (ReLU(1) = 1 and a max over ones is 1, so the constant passes
-through every nonlinearity). For a convolution A is the linear operator it is on the layer's real
-input size, stride and padding, not its kernel.
+    [A b; 0 1]   (the last layer of a chain, whose output carries no constant: [A b]).
+For a convolution A is the linear operator it is on the layer's real input size, stride and
+padding, not its kernel.
 
 Margins: margin(x, y) = f(x)_y - max_{j != y} f(x)_j on the training set, gamma its
 `margin_quantile` order statistic (`margin_at`: the k-th smallest margin, k = floor(q n), at least
-1; default q = 0.1), as the code of Dziugaite et al. takes it (nitarshan/robust-generalization-
-measures, data/generation/measures.py, `_margin`: `kthvalue(m // 10)`; their code then takes its
-absolute value, genproof refuses a gamma <= 0), and the margin loss at gamma,
-    R_gamma = (1/n) #{i : margin(x_i, y_i) <= gamma},
-k/n (about `margin_quantile`) by construction when the margins are distinct. Every margin bound
-below reads
+1; default q = 0.1; a gamma <= 0 is refused). Every margin bound below reads
     test error <= R_gamma + (complexity) / gamma + (confidence term),
-so a measure at the 10th-percentile margin stands beside a margin-loss term of about 0.1; each row
-names it.
+R_gamma = (1/n) #{i : margin(x_i, y_i) <= gamma}, about q by construction; each row names it.
 
 - spectral complexity (Bartlett, Foster, Telgarsky, "Spectrally-normalized margin bounds for neural
   networks", NeurIPS 2017, Theorem 1.1):
       R_A = (prod_i ||A_i||_sigma) * (sum_i ||A_i^T - M_i^T||_{2,1}^{2/3} / ||A_i||_sigma^{2/3})^{3/2},
   ||.||_sigma the spectral norm, ||B||_{2,1} the sum of the l2 norms of B's columns (for A^T: of
   A's rows), M_i = 0 (`reference="zero"`) or the augmented operator at initialisation
-  (`reference="init"`). The theorem bounds the test error by R_gamma plus
-  O~(||X||_F R_A ln(W) / (gamma n) + sqrt(ln(1/delta)/n)), ||X||_F = sqrt(sum_i |x_i|^2) of the
-  augmented inputs (|x_i|^2 + 1), W the largest layer width (augmented); we report the measure
-  ||X||_F R_A ln(W) / (gamma n) without the theorem's constants.
+  (`reference="init"`). We report ||X||_F R_A ln(W) / (gamma n), ||X||_F = sqrt(sum_i |x_i|^2) of the
+  augmented inputs, W the largest layer width (augmented), without the theorem's constants.
 - Frobenius product (Golowich, Rakhlin, Shamir, "Size-independent sample complexity of neural
-  networks", COLT 2018, Theorem 1: Rademacher complexity <= B (sqrt(2 log(2) L) + 1)
-  prod_i ||A_i||_F / sqrt(n) for real-valued outputs, B = max_i |x_i| (augmented); Neyshabur,
-  Tomioka, Srebro, "Norm-based capacity control in neural networks", COLT 2015, for the
-  exponential-in-depth form): we report B (sqrt(2 log(2) L) + 1) prod_i ||A_i||_F / (gamma sqrt(n)),
-  a measure: the multiclass margin bound adds a factor in the number of classes and a confidence
-  term. ||A||_F is the operator's Frobenius norm, computed honestly (a border output of a padded
-  convolution has fewer taps): ||A||_F^2 = sum of the operator with squared weights applied to ones.
-- l2 path norm phi_2 (Neyshabur, Tomioka, Srebro 2015, Section 4 (their phi_p at p = 2)):
+  networks", COLT 2018, Theorem 1; Neyshabur, Tomioka, Srebro, "Norm-based capacity control in
+  neural networks", COLT 2015, for the exponential-in-depth form): we report
+  B (sqrt(2 log(2) L) + 1) prod_i ||A_i||_F / (gamma sqrt(n)), B = max_i |x_i| (augmented). ||A||_F
+  is the operator's Frobenius norm (a border output of a padded convolution has fewer taps):
+  ||A||_F^2 = sum of the operator with squared weights applied to ones.
+- l2 path norm phi_2 (Neyshabur, Tomioka, Srebro 2015, Section 4, their phi_p at p = 2):
       phi_2 = sqrt(sum over input-output paths of the product of the squared weights on the path),
-  computed as one forward pass of a vector of ones through the network with every weight and bias
-  squared, ReLUs removed, max-pooling replaced by sum-pooling and residual additions kept (the path
-  norm of a DAG ReLU network with biases, max-pooling and skip connections of Gonon, Brisebarre,
-  Riccietti, Gribonval, "A path-norm toolkit for modern networks", ICLR 2024: a max-pool output is
-  joined by a path of weight 1 to every input of its window). We report B phi_2 / (gamma sqrt(n)).
-  This is phi_2 alone: the l2 path-norm capacity listed by Neyshabur, Bhojanapalli, McAllester,
-  Srebro, "Exploring generalization in deep learning", NeurIPS 2017, Section 2, carries in addition
-  a factor in the widths h_i (a product over layers of 4 h_i, as we recall the text; we could not
-  reach it to verify), which their Figure 1 drops ("terms that only depend on depth or number of
-  hidden units"); we drop it too and cite phi_2.
+  one forward pass of a vector of ones through the network with every weight and bias squared,
+  ReLUs removed, max-pooling replaced by sum-pooling and residual additions kept (Gonon,
+  Brisebarre, Riccietti, Gribonval, "A path-norm toolkit for modern networks", ICLR 2024). We
+  report B phi_2 / (gamma sqrt(n)).
 
-Nonlinearities and pooling: ReLU is 1-Lipschitz and positively homogeneous (a factor 1 in the
-Lipschitz product; removed in the path-norm pass). Max-pooling with kernel = stride and no padding
-is 1-Lipschitz in l2 (disjoint windows, |max a - max b| <= |a - b|_inf per window); overlapping
-max-pooling is refused. Global average pooling is linear and is merged into the Linear layer that
-follows it (W' = W / P on each of the P positions). Dropout and Identity are the identity in eval mode.
-
-Residual blocks (ResNet-18's x -> ReLU(branch(x) + skip(x))) are no chain, so Theorem 1.1 and
-Golowich et al.'s Theorem 1 do not cover them. Our extension, stated as such: the block's Lipschitz
-constant is at most ||skip||_sigma + prod ||branch layers||_sigma (||skip||_sigma = 1 for the
-identity), which replaces the block's factor in prod_i ||A_i||_sigma, and the sum in R_A runs over
-every affine layer of every branch and skip. The Frobenius product has no such form (a product of
-Frobenius norms does not bound ||I + branch||: ||I||_F = sqrt(dimension)), and is not computed for
-residual networks. The path norm covers them exactly (above).
+Nonlinearities and pooling: ReLU is 1-Lipschitz and positively homogeneous. Max-pooling with
+kernel = stride and no padding is 1-Lipschitz in l2 (disjoint windows, |max a - max b| <= |a - b|_inf
+per window); overlapping max-pooling is refused. Global average pooling is merged into the Linear layer that follows it (W' = W / P on each
+of the P positions). Dropout and Identity are the identity in eval mode. Residual blocks
+(x -> ReLU(branch(x) + skip(x))): the block's Lipschitz factor is ||skip||_sigma + prod
+||branch layers||_sigma (our extension); no Frobenius product for residual networks.
 
 Spectral norms: exact (an SVD) for Linear layers; for convolutions, power iteration on the
 augmented operator, the adjoint by autograd (a transposed convolution at the same stride and
@@ -537,7 +514,8 @@ FROBENIUS_RESIDUAL = ("Golowich et al. 2018, Theorem 1 (and Neyshabur et al. 201
               source="Bartlett, Foster, Telgarsky 2017, Theorem 1.1; Golowich et al. 2018, Theorem 1; Neyshabur, "
                      "Tomioka, Srebro 2015, Section 4",
               limitations="measures without the theorems' constants: they bound nothing by themselves; the residual "
-                          "extension of the spectral complexity is ours")
+                          "extension of the spectral complexity is ours",
+              card="docs/sources/neyshabur2017.md")
 def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The three measures as rows of the bounds table, each of kind `measure`: they are the leading
     terms of margin bounds (test error <= R_gamma + measure x constants + confidence), not bounds; the

@@ -19,16 +19,10 @@ that orders every pair as the gap does, 0 for one that says nothing beyond two h
 The gap is training minus test accuracy, and a measure is oriented as genproof's: larger predicts
 a larger gap.
 
-Where we differ from their code, each stated:
-- they average over every cell of the grid and require a complete grid of one network per setting
-  (`check_data_validity`), where an empty cell makes their score NaN; we average over the cells
-  that hold a pair, so networks left out (not fitted, measure undefined) leave a score defined,
-  and we take `axes` to name the hyperparameters: a replicate axis (the seed) is no hyperparameter
-  and its networks are more pairs of the same cells;
-- they key a cell by concatenated strings (`str(v) + str(w)`), so values such as 1 and 11 can share
-  a cell; we key by the values themselves;
-- with fewer than two hyperparameters they return infinity (the loop is empty); we return None.
-`scripts/pgdl_parity.py` runs their function and ours on the same designs.
+Cells are averaged over those that hold a pair, keyed by the values themselves; with fewer than
+two hyperparameters the score is None. Where this differs from their program (which needs a
+complete grid): docs/sources/jiang2020.md; `scripts/pgdl_parity.py` runs their function and ours on
+the same designs.
 
 The contract: a PGDL submission is `complexity(model, dataset) -> float`, `model` a trained
 tf.keras model that carries `model.initial_weights` (its weights at initialization, a list of

@@ -172,7 +172,7 @@ def bound_family(name: str, description: str, not_applicable: Callable[[Network]
 
 
 def measure(name: str, description: str, source: str, cost: str, default: bool = True, needs: tuple[str, ...] = (),
-            covers: Callable[[Network], str | None] | None = None, limitations: str = ""):
+            covers: Callable[[Network], str | None] | None = None, limitations: str = "", card: str = ""):
     """Decorator over `fn(net, seed) -> float`, larger meaning a larger predicted gap (raise
     `Undefined` where it has no value): registers it as a quantity of role `measure`, whose one row
     is of kind `measure`, and returns it unchanged."""
@@ -182,7 +182,8 @@ def measure(name: str, description: str, source: str, cost: str, default: bool =
             return [Bound(f"{name}: {description}", source, float(fn(net, seed)), "measure")]
 
         QUANTITIES.add(name, Quantity(compute, "measure", ("measure",), source, cost, needs=needs, covers=covers,
-                                      uses_delta=False, default=default, value=fn, limitations=limitations),
+                                      uses_delta=False, default=default, value=fn, limitations=limitations,
+                                      card=card),
                        description)
         return fn
 

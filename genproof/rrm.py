@@ -1,6 +1,8 @@
 """The RRM decomposition of the generalization gap and the memorization-gap bounds (bansal2021:
 Bansal, Kaplun, Barak, "For self-supervised learning, Rationality implies generalization,
-provably", ICLR 2021, arXiv 2010.08508; Section 2 for the gaps, Theorem II for the bound).
+provably", ICLR 2021, arXiv 2010.08508; Section 2 for the gaps, Theorem II for the bound). Where
+genproof differs from the paper and the authors' code, and what could not be verified:
+docs/sources/bansal2021.md.
 
 The η-noisy experiment (`empirical.noisy`) trains a procedure T once on the clean training set and
 once with the labels of a random set B of m training points replaced by wrong ones (m = round(η n),
@@ -16,53 +18,23 @@ The gaps (`gaps`), with ONE test accuracy, Test(0):
     memorization gap    Train(η) - NTrain(η)
     rationality gap     max(0, NTrain(η) - Test(0))
     RRM bound           robustness + memorization + rationality.
-They telescope: Train(0) - Test(0) = [Train(0) - Train(η)] + [Train(η) - NTrain(η)] + [NTrain(η) - Test(0)],
-so  RRM bound - generalization gap = clip_slack >= 0, what the two max(0, .) add: the RRM bound is
-at least the gap for any five accuracies, and equals it when neither raw term is negative. Which
-test accuracy the rationality gap compares with: we could not read the paper's Section 2 here; the
-authors' released tables (README of ICLR2021-rep-gen/Rationality-Generalization, CIFAR-10 and
-ImageNet) have robustness + memorization + rationality = generalization gap to six decimals in
-every row with a positive rationality gap, which holds for every run only with Test(0) (with
-Test(η) the sum would differ from the gap by Test(η) - Test(0)), and RRM bound >= gap in every row.
-The Test(η) variant, max(0, NTrain(η) - Test(η)) ("within the noisy run, a wrong label against no
-label"), is kept as a named diagnostic (`rationality_gap_test_eta`, `rrm_bound_test_eta`; with it
-RRM - gap = clip slack - test_shift, test_shift = Test(η) - Test(0), which can be negative).
+They telescope, so RRM bound - generalization gap = clip_slack >= 0, what the two max(0, .) add.
+The rationality gap against Test(η) is kept as a diagnostic (`rationality_gap_test_eta`).
 
-Bounds on the memorization gap (Theorem II: the memorization gap of an SSS procedure is bounded
-by the complexity of its simple classifier, not of its representation):
-- the authors' form (`theorem2_bound`): memorization gap <= sqrt(C / (2 n)) / η, C the complexity
-  (n times a mutual information, in nats for the Pinsker step to hold). The constants are as the
-  authors' code evaluates them (README: bound = sqrt(0.5 * C^dc) / η with C^dc the per-point
-  mutual information; fitlabels.py: `np.sqrt(0.5*complexity)/args.train_noise_prob`); the
-  statement of the theorem itself we could not read here. With C the description length k of
-  the classifier: sqrt(k ln 2 / (2 n)) / η (k ln 2 nats), or sqrt(k / (2 n)) / η as the authors'
-  code computes C, in bits (log2), which only loosens it.
-- ours, genproof's derivation (`description_length_bound`, written out and checked in
-  notebooks/rrm_decomposition.ipynb): if the classifier, given the representation, is one of at
-  most 2**k (k bits: number of weights times bits per weight after quantization), then
-  E[memorization gap] <= sqrt(k ln 2 / (2 m)), m = |B|. Proof: the decoupling lemma of Xu and
-  Raginsky (2017, Lemma 1) for the statistic "accuracy on B minus accuracy off B", sub-Gaussian
-  with proxy 1/(4 m (1 - η)^2) over the uniformly random B (Hoeffding 1963, sampling without
-  replacement), and I(g; B, ỹ_B) <= H(g) <= k ln 2 nats. With m = η n it is the authors' form
-  (k ln 2 nats) times sqrt(η): smaller by that factor. It uses no test data and holds in
-  expectation over the noise (an "expectation" bound: no confidence level).
-- deviation complexity (`deviation_complexity`, `deviation_bound`): with Δ_i = g(x_i) - y_i and
-  N_i = ỹ_i - y_i (mod C) at a uniformly random training point, memorization gap
-  <= sqrt(I(Δ; N) / 2) / η' (Pinsker), I in nats, η' = m / n the realized noise rate. This is the
-  authors' form with C = C^dc = n I, the measure of the authors' tables (computed there in bits).
-  Here I is the plug-in mutual information of the noisy run's own n pairs, and on that empirical
-  distribution the inequality is Pinsker's, exactly: it holds for every run, whatever the
-  classifier, so a per-run value below the memorization gap is impossible and one above it is no
-  evidence on its own. What Theorem II asserts is that the EXPECTED complexity is small for a
-  simple classifier; the plug-in I estimates it (biased upwards by about (C - 1)^2 / (2 n) nats).
-Substituting a bound for the memorization gap gives a bound on the generalization gap:
+Bounds on the memorization gap, k the bits that describe the simple classifier given the
+representation (derivations and checks: notebooks/rrm_decomposition.ipynb):
+- `theorem2_bound`, Theorem II in the form the authors' code evaluates it: sqrt(C / (2 n)) / η,
+  C the complexity in nats (k ln 2 for the description length);
+- `description_length_bound`, genproof's derivation: E[memorization gap] <= sqrt(k ln 2 / (2 m));
+- `deviation_bound`: sqrt(I(Δ; N) / 2) / η' (Pinsker), I the plug-in mutual information (nats) of
+  Δ_i = g(x_i) - y_i and N_i = ỹ_i - y_i (mod C) over the noisy run's points, η' = m / n.
+Substituting a bound for the memorization gap bounds the gap:
     gap <= robustness + rationality + bound(memorization)    (`gap_bound_*`),
-and, assuming rationality (rationality gap 0, which the measured gap can confirm), one that uses
-no test data at all: gap <= robustness + bound(memorization)    (`gap_bound_no_test_*`).
+and, assuming rationality, without test data: gap <= robustness + bound(memorization)
+(`gap_bound_no_test_*`).
 
-The experiment, its config (`RRMConfig`) and its tier presets (`tier_config`) are in
-`empirical.noisy`; `decomposition` turns its record into the gaps and bounds above, per seed and
-as means with intervals; `report` writes them with their figures as a record of its own.
+`decomposition` turns an `empirical.noisy` record into the gaps and bounds above, per seed and as
+means with intervals; `report` writes them with their figures as a record of its own.
 
     python -m genproof.rrm --tier quick --sweep 0,0.1,0.2,0.4
 """
@@ -110,9 +82,10 @@ def gaps(train0: float, test0: float, train_eta: float, ntrain_eta: float, test_
 
 
 def description_length_bound(bits: float, n_noisy: int) -> float:
-    """sqrt(k ln 2 / (2 m)): OUR bound (genproof's derivation, not the paper's statement; module
-    docstring, notebooks/rrm_decomposition.ipynb) on the expected memorization gap of a classifier
-    described, given the representation, in k = `bits` bits, with m = `n_noisy` noisy points."""
+    """sqrt(k ln 2 / (2 m)): OUR bound (genproof's derivation, not the paper's statement:
+    notebooks/rrm_decomposition.ipynb, docs/sources/bansal2021.md) on the expected memorization gap
+    of a classifier described, given the representation, in k = `bits` bits, with m = `n_noisy`
+    noisy points."""
     if bits < 0 or n_noisy < 1:
         raise ValueError(f"bits must be >= 0 and n_noisy >= 1, got bits={bits}, n_noisy={n_noisy}")
     return math.sqrt(bits * math.log(2) / (2 * n_noisy))
@@ -133,8 +106,9 @@ def deviation_complexity(deviation: np.ndarray, noise: np.ndarray) -> float:
 
 def deviation_bound(mutual_information: float, eta: float) -> float:
     """sqrt(I / 2) / η: the bound on the memorization gap from the deviation complexity I (nats) at
-    noise rate η (Pinsker; module docstring). On the empirical distribution of one run's pairs,
-    with η the run's realized rate m / n, it holds exactly."""
+    noise rate η (Pinsker). On the empirical distribution of one run's pairs, with η the run's
+    realized rate m / n, it holds exactly (so a run's value is no evidence on its own:
+    docs/sources/bansal2021.md)."""
     if not 0 < eta < 1 or mutual_information < 0:
         raise ValueError(f"eta must be in (0, 1) and the mutual information >= 0, "
                          f"got eta={eta}, I={mutual_information}")
@@ -143,7 +117,7 @@ def deviation_bound(mutual_information: float, eta: float) -> float:
 
 def theorem2_bound(complexity: float, n_train: int, eta: float) -> float:
     """sqrt(C / (2 n)) / η: Theorem II of bansal2021 in the form the authors' code evaluates
-    (module docstring), C = `complexity` (n times a mutual information; nats for Pinsker), n =
+    (docs/sources/bansal2021.md), C = `complexity` (n times a mutual information; nats for Pinsker), n =
     `n_train` training points, η = `eta` the noise rate. `deviation_bound` with I = C / n."""
     if n_train < 1 or complexity < 0:
         raise ValueError(f"n_train must be >= 1 and complexity >= 0, got n_train={n_train}, complexity={complexity}")

@@ -10,12 +10,10 @@ sup_z E[f(A(S); z) - f(A(S'); z)] <= eps; then the expected generalization gap i
 beta its smoothness, gamma its strong convexity, alpha_t the step sizes, T the steps, n the
 training-set size, b the minibatch size (a step follows the mean gradient of its b examples).
 
-The minibatch forms are our derivation (hardt2016 states b = 1), in notebooks/minibatch_stability.ipynb:
-batches are drawn uniformly with replacement at every step (SGM, the stability run's sampling), so
-the differing example appears K_t ~ Binomial(b, 1/n) times in batch t, independently of the past;
-each copy adds at most 2 alpha L / b to ||w - w'|| and the other examples' mean is beta-smooth, so
-the recursions for E||w_t - w'_t|| are linear in K_t and, with E K_t = b/n, those of b = 1
-(expected increment (b/n)(2 alpha L / b) = 2 alpha L / n).
+The minibatch forms are our derivation (hardt2016 states b = 1; batches drawn uniformly with
+replacement at every step), in notebooks/minibatch_stability.ipynb. Where genproof differs from the
+paper (the minibatch forms, the separate surrogate run the bound family bounds, estimated
+constants): docs/sources/hardt2016.md.
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ def convex_bound(L: float, n: int, steps: Sequence[float]) -> float:
     """hardt2016 Theorem 3.8: "Assume that the loss function f(.; z) is beta-smooth, convex and
     L-Lipschitz for every z. Suppose that we run SGM with step sizes alpha_t <= 2/beta for T steps.
     Then, SGM satisfies uniform stability with eps_stab <= (2 L^2 / n) sum_{t=1}^T alpha_t."
-    The same for minibatches of any size b (module docstring)."""
+    The same for minibatches of any size b (our derivation, notebooks/minibatch_stability.ipynb)."""
     return 2 * L**2 / n * float(sum(steps))
 
 
@@ -253,7 +251,8 @@ SOURCE = "hardt2016 Theorem 3.12 (minibatch form, our derivation: notebooks/mini
                           "the training run), then estimates L and beta by per-example gradients and Hessian-vector "
                           "products", default=False,
               limitations="bounds a separate run of plain SGD with c/t steps on a surrogate loss, not the trained "
-                          "network; L and beta are exact only for a linear classifier")
+                          "network; L and beta are exact only for a linear classifier",
+              card="docs/sources/hardt2016.md")
 def bound_rows(net: Network, delta: float) -> list:
     """The non-convex stability bound for the network's own stability run (`stability_run_config`:
     same architecture, data and steps; plain SGD, steps c/t, the surrogate `MarginRamp` in [0, 2]

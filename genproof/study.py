@@ -1,5 +1,6 @@
 """Which measure predicts the gap? A study over a sweep of trained networks (Jiang et al. 2020;
-Dziugaite et al. 2020).
+Dziugaite et al. 2020). Where genproof differs from the papers and their code:
+docs/sources/jiang2020.md.
 
 `run(StudyConfig, root)` trains every point of a sweep (`empirical.sweep.run`: cached `fit` runs,
 serially or on Ray), evaluates every measure of `genproof.measures.MEASURES` it names on every
@@ -7,46 +8,32 @@ network through the same engine (`empirical.sweep.execute` with `measure_network
 record `measures-<hash>/` per network), and writes the study as a record `study-<hash>/`:
 `summary.json` (every network's axis values, gap, errors, measures and their seconds, and the
 statistics below), `study.md` (the ranking table) and `study.png` (measure against gap, one panel
-per measure, colored by the first axis).
-
-Networks that did not fit their training set within the step budget are left out of the
-statistics (listed as excluded): Jiang et al. and Dziugaite et al. keep only networks that met
-their convergence criterion. Ours is 100% training accuracy (`stop_at_fit`); Jiang et al.'s is a
-training cross-entropy of 0.01, which puts every network at the same loss; ours does not.
+per measure, colored by the first axis). Networks that did not reach 100% training accuracy within
+the step budget (`stop_at_fit`) are left out of the statistics (listed as excluded).
 
 Statistics, per measure, over the networks where it is defined (the gap is the fit record's
 `gap`, training minus test accuracy):
 - `tau`: Kendall's tau between the measure and the gap over all networks (tau-a,
   `genproof.ranking.kendall_tau`: a tie in either counts as neither concordant nor discordant).
-- `psi[axis]`, Jiang et al.'s granulated coefficient (Section 4, as we recall its definition; the
-  paper's text could not be reached here): for a hyperparameter axis i, the networks are grouped
-  by their values on every other axis, the seed included, so that a group's networks differ in
-  axis i alone; psi_i is the mean over groups (of 2 or more networks) of tau within the group.
-  `Psi` is the mean of psi_i over the hyperparameter axes. The seed is no hyperparameter: it has
-  no psi of its own.
+- `psi[axis]`, Jiang et al.'s granulated coefficient (Section 4): for a hyperparameter axis i, the
+  networks are grouped by their values on every other axis, the seed included, so that a group's
+  networks differ in axis i alone; psi_i is the mean over groups (of 2 or more networks) of tau
+  within the group. `Psi` is the mean of psi_i over the hyperparameter axes (the seed is none).
 - the worst case over environments of Dziugaite et al. (their code, nitarshan/
-  robust-generalization-measures, coupled_network/create_environments.py, common.py and
-  figure_cdf_all_measures.py): an environment is a hyperparameter axis i, two of its values
-  v1 != v2 and a value of every other hyperparameter axis; its networks are the pairs (a, b), a at
-  v1 and b at v2, every seed of a against every seed of b; its loss is the weighted mean over its
-  pairs of the sign error (1 - sign(c_a - c_b) sign(g_a - g_b)) / 2 (0 when the measure orders the
-  pair's gaps correctly, 1 when it reverses them, 1/2 on a tie). `sign_error_max` is the largest
-  loss over environments with every pair at weight 1 and every environment kept (genproof's, not
-  theirs); `unit_sign_error_max` is their `filter_noise=False`: every pair at weight 1, but only
-  environments of at least `MIN_ESS` = 12 pairs (their `get_all_losses(min_ess=12.)` still filters;
-  at unit weights the effective sample size is the number of pairs), with their number in
-  `unit_environments` (at quick, 2 seeds give 4 pairs an environment: none passes, and the column
-  shows "-" with 0); `robust_sign_error_max` is theirs in full: weight (w - 1/2)_+ with w =
-  `hoeffding_weight(|g_a - g_b|, n_test)`, the probability (by Hoeffding) that the two measured
-  gaps differ, and only environments whose effective sample size (sum w)^2 / sum w^2 is at least
-  `MIN_ESS` = 12 (their default). With a small test set and few seeds, no environment may pass:
-  the row says how many did.
+  robust-generalization-measures, coupled_network/create_environments.py and common.py): an
+  environment is a hyperparameter axis i, two of its values v1 != v2 and a value of every other
+  hyperparameter axis; its networks are the pairs (a, b), a at v1 and b at v2, every seed of a
+  against every seed of b; its loss is the weighted mean over its pairs of the sign error
+  (1 - sign(c_a - c_b) sign(g_a - g_b)) / 2. `sign_error_max`: the largest loss with every pair at
+  weight 1 and every environment kept; `unit_sign_error_max`: every pair at weight 1, only
+  environments of at least `MIN_ESS` = 12 pairs (their number in `unit_environments`);
+  `robust_sign_error_max`: weight (w - 1/2)_+ with w = `hoeffding_weight(|g_a - g_b|, n_test)`, only
+  environments whose effective sample size (sum w)^2 / sum w^2 is at least `MIN_ESS`. With a small
+  test set and few seeds, no environment may pass: the row says how many did.
 - `pgdl`: the score of the NeurIPS 2020 competition "Predicting Generalization in Deep Learning"
-  (`genproof.pgdl.score`: the conditional mutual information between the orders of measure and
-  gap given two hyperparameters, as its scoring program computes it, self-pairs included and ties
-  on the minus side), the minimum over pairs of hyperparameter axes, with `pgdl_pair`, the pair
-  that attains it; the seed's networks are more pairs of the same cells. None with fewer than two
-  hyperparameter axes.
+  (`genproof.pgdl.score`), the minimum over pairs of hyperparameter axes, with `pgdl_pair`, the
+  pair that attains it; the seed's networks are more pairs of the same cells. None with fewer than
+  two hyperparameter axes.
 
     python -m genproof.study --dataset digits --tier quick --executor serial|ray [--address A]
         [--measures a,b,...] [--out DIR] [--force]

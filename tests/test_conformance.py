@@ -173,14 +173,3 @@ def test_every_quantity_has_a_card():
         assert card.startswith(f"# {entry.name}") and "- needs:" in card and "- source:" in card
         assert all(k in KINDS for k in entry.factory.kinds)
 
-
-def test_a_card_a_quantity_names_exists_and_its_card_names_it():
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[1]
-    cards = {e.name: e.factory.card for e in ordered() if e.factory.card}
-    assert {"pbb", "compression"} <= set(cards)
-    for name, card in cards.items():
-        assert (repo / card).is_file(), (name, card)
-        assert card in describe(name)
-    assert (repo / "docs/sources/perezortiz2021.md").read_text().count("## Where we differ from their code") == 1

@@ -1,5 +1,5 @@
 """Every claim's `full` setting, shrunk to a few hundred examples and a few steps, runs end to end
-on the CPU: no full-tier path may crash for a reason other than scale (issue 16). The verdict is
+on the CPU: no full-tier path may crash for a reason other than scale. The verdict is
 not judged at this size; the test asserts that `measure` returns a dict of numbers.
 
 One generic function, `empirical.rehearsal.shrink`, cuts any setting (fields replaced by name,

@@ -1,6 +1,6 @@
 """The norms family on a network that misclassifies more than the margin quantile of its training set
 (an untrained one, a short run, random labels before fit): the table says the measures do not apply,
-instead of the whole bounds table stopping (issue 16: the full tier crashed there)."""
+instead of the whole bounds table stopping (the full tier once crashed there)."""
 
 import pytest
 import torch

@@ -12,6 +12,8 @@ A claim is data plus two small functions:
 - `cited_from`: where `cited` was read, opening with one of `CITED_FROM` ("read from the paper",
   "read from the authors' code", ...), or why there is no number: "a theorem: no number", "not
   reported" (the source has none) or "not reached" (it may have some; we could not read them);
+- `card`: the source's card (`docs/sources/<source>.md`): where the checks differ from the source
+  and what could not be verified there;
 - `known_failures`: tier -> why the claim does not hold there. Such a claim is still run and
   reported as not holding; pytest marks it as an expected failure (strict, so a claim that starts
   holding is noticed);
@@ -61,6 +63,7 @@ class Claim:
     cited_from: str = ""
     known_failures: Mapping[str, str] = field(default_factory=dict)
     on_recipe: Callable[[Any, Any], Any] | None = None
+    card: str = ""
 
     def __post_init__(self):
         work, _, slug = self.id.partition(".")
@@ -179,9 +182,8 @@ def select(patterns: list[str] | None = None) -> list[Claim]:
 
 def one_blas_thread(measure):
     """Run `measure` with one BLAS thread. Speed: OpenBLAS's worker threads busy-wait, and on a
-    shared 2-core machine a threaded Cholesky of a 2,000 x 2,000 kernel matrix took 2.8 s against
-    0.07 s on one thread (the SGD claims: 16 s against 5 s). Safety: the threaded syrk and potrf
-    of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
+    shared 2-core machine one thread is faster (benchmarks/RESULTS.md). Safety: the threaded syrk
+    and potrf of the OpenBLAS in the numpy 2.4 / scipy 1.17 wheels crash from about n = 17,000."""
 
     @functools.wraps(measure)
     def measure_on_one_thread(setting, root):

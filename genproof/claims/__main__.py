@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.list:
         for c in claims:
-            print(f"{c.id:45s} {c.source}")
+            print(f"{c.id:45s} {c.source}" + (f"; card: {c.card}" if c.card else ""))
         return 0
 
     tier = f"{args.tier} (rehearsal)" if args.rehearse else args.tier

@@ -1,5 +1,6 @@
 """Claims of bansal2021: Bansal, Kaplun, Barak, "For self-supervised learning, Rationality implies
 generalization, provably", ICLR 2021 (arXiv 2010.08508): the RRM decomposition and Theorem II.
+Where the checks differ from the source, and what could not be verified: docs/sources/bansal2021.md.
 
 Every claim reads one cached η-noisy experiment (`empirical.noisy.experiment`) through its RRM
 decomposition (`genproof.rrm.decomposition`): a self-supervised + simple procedure (SimCLR
@@ -7,15 +8,12 @@ representation, linear probe quantized to 4 bits a weight) and the end-to-end pr
 same backbone, each trained clean and with a fraction η of wrong labels, for three seeds, plus a
 noise sweep on the first seed. Gaps are in accuracy fractions (0.01 = one point); the rationality
 gap compares NTrain(η) with Test(0) (`genproof.rrm`). quick: mnist1d, 10,000 training points, MLP
-512-512-32, η = 0.2, exactly 2,000 noisy labels (`RRMConfig.noise="exact"`; the authors draw
-each label independently), on the CPU (202 s on two cores). full: ResNet-18 on CIFAR-10, on a GPU
+512-512-32, η = 0.2, exactly 2,000 noisy labels, on the CPU. full: ResNet-18 on CIFAR-10, on a GPU
 (configured, not yet run).
 
 The cited numbers are the tables in the README of the authors' code,
 ICLR2021-rep-gen/Rationality-Generalization (commit ece9d78), typed below as they are there
-(accuracies and gaps in %, η = 0.05, "aug" = the representation was trained with data
-augmentation; the Theorem II bound is NaN for most ImageNet rows there); we could not check them
-against the paper's own table. `tests/test_rrm.py` feeds every row through `genproof.rrm.gaps`.
+(accuracies and gaps in %, η = 0.05).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from genproof.rrm import decomposition
 from . import Claim, register
 
 SOURCE = "bansal2021"
+CARD = "docs/sources/bansal2021.md"  # where these checks differ from the source, what could not be verified
 SETTINGS = {
     "quick": replace(tier_config("quick", "mnist1d"), sweep=(0.0, 0.1, 0.2, 0.4)),
     "full": replace(tier_config("full", "cifar10"), sweep=(0.0, 0.2)),
@@ -129,6 +128,7 @@ def _measure_rrm_holds(setting, root):
 
 register(Claim(
     id="bansal2021.rrm-holds",
+    card=CARD,
     cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
                 "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 2 (the RRM bound) and the authors' released CIFAR-10/ImageNet tables",
@@ -167,6 +167,7 @@ def _measure_small_gap(setting, root):
 
 register(Claim(
     id="bansal2021.sss-small-gap",
+    card=CARD,
     cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
                 "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 1 and the authors' CIFAR-10 table (SSS gaps of a few points)",
@@ -200,6 +201,7 @@ def _measure_rob_rat(setting, root):
 
 register(Claim(
     id="bansal2021.robustness-rationality-small",
+    card=CARD,
     cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
                 "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Sections 1 and 4 (robustness and rationality gaps are small in practice)",
@@ -239,6 +241,7 @@ def _measure_memorizes(setting, root):
 
 register(Claim(
     id="bansal2021.e2e-memorizes",
+    card=CARD,
     cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
                 "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source="bansal2021, Section 1 (Figure 1: train and test accuracy against noise) and the CIFAR-10 table",
@@ -289,6 +292,7 @@ def _measure_bound(setting, root):
 
 register(Claim(
     id="bansal2021.complexity-bound-nonvacuous",
+    card=CARD,
     cited_from=("read from the authors' code: the CIFAR-10 and ImageNet tables in the README of "
                 "ICLR2021-rep-gen/Rationality-Generalization (the repository has no code for the decomposition)"),
     source=("bansal2021, Theorem II (memorization gap bounded by the simple classifier's complexity) and Section 4; "

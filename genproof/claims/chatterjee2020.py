@@ -5,8 +5,10 @@ and Zielinski, "On the Generalization Mystery in Deep Learning", arXiv 2203.1003
 
 Each claim reads records of `empirical.coherent` and judges them with `genproof.coherence`. quick
 (CPU): the 1x512 MLP on digits (and Fashion-MNIST, 2,000 training images, for the coherence
-claim), a linear classifier on 200 digits for the bound. full: Fashion-MNIST in full (configured,
-not yet run). No cited numbers are typed here: we could not reach the papers' tables.
+claim), a 1x128 MLP on 400 digits for the robust rules, a linear classifier on 100 digits for the
+bound. full: Fashion-MNIST in full (configured, not yet run). Where the checks differ from the
+papers, and what could not be verified (their tables: no cited numbers are typed here):
+docs/sources/chatterjee2020.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from genproof.stability import margin_ramp_linear_constants
 from . import Claim, register
 
 SOURCE = "chatterjee2020"
+CARD = "docs/sources/chatterjee2020.md"  # where these checks differ from the source, what could not be verified
 
 # ---- chatterjee2020.real-more-coherent ------------------------------------------------------
 
@@ -55,6 +58,7 @@ def _measure_coherence(setting, root):
 
 register(Claim(
     id="chatterjee2020.real-more-coherent",
+    card=CARD,
     cited_from="not reached: the m-coherence curves of 2203.10036 and 2008.01217 could not be read here",
     source="2203.10036 Section 5 and 2008.01217 (m-coherence of real against random labels, early in training)",
     statement=("Over the first epochs of training (evaluations every 8 steps, initialisation included), the mean "
@@ -111,6 +115,7 @@ def _holds_noisy(m, tol):
 
 register(Claim(
     id="chatterjee2020.robust-averaging-suppresses-memorization",
+    card=CARD,
     cited_from=("read from the authors' code (google-research coherent_gradients): settings only, the flag defaults "
                 "of iclr_2020_paper/main.py and weak_and_strong/imagenet_main.py with its RM3 example; the papers' "
                 "accuracies were not reached"),
@@ -131,11 +136,8 @@ register(Claim(
     #   m3             corrupt 0.265 0.285 0.220  pristine 0.900 0.900 0.945  test 0.700 0.644 0.753
     #   rm3            corrupt 0.735 0.855 0.715  pristine 0.945 0.905 0.895  test 0.586 0.472 0.561
     #   winsorized:20  corrupt 0.125 0.090 0.050  pristine 0.770 0.810 0.890  test 0.664 0.742 0.844
-    # (winsorized with linear-interpolation percentiles). Seed 0 again on 2026-12-02, one thread, winsorized at the
-    # authors' nearest-rank percentiles:
-    #   sgd 0.905 / 0.970 / 0.539, m3 0.265 / 0.900 / 0.700, rm3 0.715 / 0.940 / 0.581,
-    #   winsorized:20 0.095 / 0.845 / 0.706 (corrupt / pristine / test; with linear percentiles the same day:
-    #   0.120 / 0.765 / 0.658)
+    # (winsorized with linear-interpolation percentiles; seed 0 measured again at the authors' nearest-rank
+    # percentiles: benchmarks/RESULTS.md)
     tolerances={
         "sgd_corrupt_min": 0.8,     # SGD's lowest 0.88 less its seed range (0.07): "fits" means most corrupt labels
         "robust_corrupt_max": 0.4,  # under half of SGD's lowest; m3's highest 0.285 plus a seed range (0.07-0.1)
@@ -179,6 +181,7 @@ def _measure_easy(setting, root):
 
 register(Claim(
     id="chatterjee2020.easy-first",
+    card=CARD,
     cited_from="not reached: the papers' figures (2003.07422 Section 6, 2203.10036 Section 6) could not be read here",
     source="2003.07422 Section 6 (easy examples are those with more in common with others); 2203.10036 Section 6",
     statement=("Among the training examples wrong at initialisation, those learned early (classified right from an "
@@ -220,6 +223,7 @@ def _measure_bound(setting, root):
 
 register(Claim(
     id="chatterjee2020.coherence-bound",
+    card=CARD,
     cited_from="a theorem: no number (the bound is our derivation; the statement of 2203.10036 was not reached)",
     source="2203.10036 (coherence bounds algorithmic stability); the bound is OUR DERIVATION "
            "(genproof.coherence, notebooks/coherence.ipynb), the paper's text could not be reached",

@@ -1,6 +1,7 @@
 """Claims of dziugaite2017: Dziugaite & Roy, "Computing nonvacuous generalization bounds for deep
 (stochastic) neural networks with many more parameters than training data", UAI 2017. The bound is
-`genproof.pac_bayes.pac_bayes_bound`.
+`genproof.pac_bayes.pac_bayes_bound`; where it differs from the paper and the authors' code:
+docs/sources/dziugaite2017.md.
 
 quick: a 1x64 ReLU MLP on all of scikit-learn's digits (1,437 train / 360 test, 4,810 weights, so
 3.3 weights per example), SGD lr 0.1 with momentum 0.9, batch 128, trained to 100% training accuracy,
@@ -21,6 +22,8 @@ from ..pac_bayes import pac_bayes_bound
 from ..network import Network
 from . import Claim, register
 from .presets import MLP_1X64_DIGITS, MLP_1X600_FASHION
+
+CARD = "docs/sources/dziugaite2017.md"  # where these checks differ from the source, what could not be verified
 
 
 # ---- dziugaite2017.pac-bayes-nonvacuous -----------------------------------------------------
@@ -54,6 +57,7 @@ def _measure_pac_bayes(setting: PacBayesSetting, root: Path) -> dict:
 
 register(Claim(
     id="dziugaite2017.pac-bayes-nonvacuous",
+    card=CARD,
     cited_from="not reached: only the abstract could be read (quoted); the paper's table of bounds was not",
     source="Dziugaite & Roy, UAI 2017, Sections 3-5 (the optimized PAC-Bayes bound, Table 1)",
     statement=("Optimizing a Gaussian posterior around the SGD solution (prior centred at the initialization) gives "

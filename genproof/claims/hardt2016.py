@@ -1,6 +1,7 @@
 """Claims of hardt2016: Hardt, Recht, Singer, "Train faster, generalize better: Stability of
 stochastic gradient descent", ICML 2016. The bounds are in `genproof.stability`, the replace-one
-measurement and the surrogate runs they are compared with in `empirical.replace_one`."""
+measurement and the surrogate runs they are compared with in `empirical.replace_one`. Where the
+checks differ from the paper: docs/sources/hardt2016.md."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from genproof.stability import (convex_bound, convex_parameter_bound, convex_pat
                                 nonconvex_bound_minibatch, softmax_regression_constants, surrogate_constants)
 
 from . import Claim, register
+
+CARD = "docs/sources/hardt2016.md"  # where these checks differ from the source, what could not be verified
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def _measure_convex(setting: ConvexSetting, root: Path) -> dict:
 
 register(Claim(
     id="hardt2016.convex-stability-holds",
+    card=CARD,
     cited_from="a theorem: no number (Theorem 3.8; the experiments of Section 5 were not reached)",
     source="hardt2016, Theorem 3.8 (convex, L-Lipschitz, beta-smooth loss; steps <= 2/beta)",
     statement=("For softmax regression trained by minibatch SGD with constant steps alpha <= 2/beta, two runs on data "
@@ -111,6 +115,7 @@ def _measure_nonconvex(setting: NonconvexSetting, root: Path) -> dict:
 
 register(Claim(
     id="hardt2016.nonconvex-stability-holds",
+    card=CARD,
     cited_from="a theorem: no number (Theorem 3.12; the experiments of Section 5 were not reached)",
     source="hardt2016, Theorem 3.12 (non-convex, loss in [0, 1], steps alpha_t <= c/t); minibatch form ours",
     statement=("For an MLP trained by plain minibatch SGD with steps c/t on a bounded smooth surrogate of the 0-1 "

@@ -1,34 +1,17 @@
 """Claims of jiang2020: Jiang, Neyshabur, Mobahi, Krishnan, Bengio, "Fantastic Generalization Measures
 and Where to Find Them", ICLR 2020 (arXiv 1912.02178). The study is `genproof.study` (the measures
-`genproof.measures`); both claims read one study record.
-
-What the paper reports (from its abstract, the part of the text we could reach): over 10,000
-convolutional networks trained on CIFAR-10 and SVHN with seven hyperparameters varied, more than 40
-measures ranked by Kendall's tau with the generalization gap and by the granulated coefficient Psi;
-sharpness- and PAC-Bayes-based flatness measures come out best, norm-based and parameter-count
-measures badly (as we recall the paper's Table; its numbers could not be reached here, so none is
-cited).
+`genproof.measures`); both claims read one study record. What the paper reports, how these checks
+are weaker than it and different, and what could not be verified: docs/sources/jiang2020.md.
 
 quick: the `quick` tier of `genproof.study` on digits: an MLP, width (32, 256) x depth (1, 3) x lr
 (0.01, 0.1) x batch size (32, 256) x seeds (0, 1), 32 networks trained by SGD with momentum to 100%
-training accuracy. The axes were chosen before any run, on principle: the ones both Jiang et al.
-and Dziugaite et al. vary (width, depth, learning rate) and batch size, the axis sharpness was
-proposed for (Keskar et al. 2017). full: the `full` tier (three values per axis, three seeds, 243
-networks) on Fashion-MNIST; on demand, not run on this machine.
-
-Weaker than the source, and different: one small data set and an MLP instead of CIFAR-10/SVHN and
-a network-in-network; four of the seven axes; 32 networks instead of 10,000; training stopped at
-100% training accuracy rather than at cross-entropy 0.01; tau only (Psi is reported beside it).
-Each claim compares with one measure fixed in advance (the plain PAC-Bayes flatness), not the best
-of the flatness measures. "The spectral-norm measure" is Jiang et al.'s spec-orig, their (30)
-(`spec-orig`: prod ||W||_2^2 / gamma^2 * sum ||W||_F^2 / ||W||_2^2, as the code of Dziugaite et al.
-computes it, gamma the k-th smallest training margin, k = floor(n / 10), as in that code). The ledger
-also reports Bartlett et al.'s spectral complexity (`bartlett-spectral`, which this claim judged
-until 2026-12 under the name `spectral`: not one of Jiang's measures), the plain product of spectral
-norms (`spectral-product`, their (31)) and the rest of the study's measures. Renaming `spectral` and
-`frobenius` (now `golowich-frobenius`) and adding `spec-orig` changed the study's measure list, so
-the study's and every network's measures record have new hashes: runs recorded under the old names
-are not read as the new ones (the networks' training runs keep theirs).
+training accuracy. full: the `full` tier (three values per axis, three seeds, 243 networks) on
+Fashion-MNIST; on demand, not run on this machine. Each claim compares with one measure fixed in
+advance (the plain PAC-Bayes flatness). "The spectral-norm measure" is Jiang et al.'s spec-orig,
+their (30) (`spec-orig`: prod ||W||_2^2 / gamma^2 * sum ||W||_F^2 / ||W||_2^2, gamma the k-th
+smallest training margin, k = floor(n / 10)). The ledger also reports Bartlett et al.'s spectral
+complexity (`bartlett-spectral`), the plain product of spectral norms (`spectral-product`, their
+(31)) and the rest of the study's measures.
 """
 
 from __future__ import annotations
@@ -42,6 +25,7 @@ from . import Claim, register
 QUICK = StudyConfig(tier_config("quick", "digits"), measure_defaults())
 FULL = StudyConfig(tier_config("full", "fashion-mnist"), measure_defaults())
 SOURCE = "Jiang et al., ICLR 2020 ('Fantastic Generalization Measures and Where to Find Them'), Sections 4 and 7"
+CARD = "docs/sources/jiang2020.md"  # where these checks differ from the source, what could not be verified
 CITED = {"Jiang et al. 2020, abstract": "over 10,000 convolutional networks, more than 40 measures",
          "Jiang et al. 2020, tables": "not cited: the paper's tables could not be reached here"}
 
@@ -65,6 +49,7 @@ def _beats(m: dict, tol: dict) -> bool:
 
 register(Claim(
     id="jiang2020.flatness-beats-spectral",
+    card=CARD,
     cited_from="not reached: only the abstract could be read (quoted); the tables of tau and Psi were not",
     source=SOURCE,
     statement=("Over a sweep of networks, the PAC-Bayes flatness measure 1/sigma'^2 (sigma': the largest Gaussian "
@@ -83,6 +68,7 @@ register(Claim(
 
 register(Claim(
     id="jiang2020.params-not-predictive",
+    card=CARD,
     cited_from="not reached: only the abstract could be read (quoted); the tables of tau and Psi were not",
     source=SOURCE,
     statement=("Over a sweep of networks, the number of parameters (the VC-style measure) has a Kendall's tau with "

@@ -1,47 +1,24 @@
 """Claims of nakkiran2021: Nakkiran, Neyshabur, Sedghi, "The Deep Bootstrap Framework: Good Online
 Learners are Good Offline Generalizers", ICLR 2021 (arXiv 2010.08127; code
-preetum/deep-bootstrap-code).
+preetum/deep-bootstrap-code). Where the checks differ from the paper, and what could not be
+verified: docs/sources/nakkiran2021.md.
 
 Every claim reads cached Deep Bootstrap experiments (`empirical.deep_bootstrap.experiment`: the
 Real World on N samples and the Ideal World on fresh samples, same model, initialization, SGD,
 cosine schedule and batch size) through `genproof.bootstrap.analysis` (seed-mean curves, the
 stopping time T_D, the bootstrap error = real - ideal test soft-error). Soft-errors and errors are
-fractions (0.01 = one point).
-
-T_D: every claim judges genproof's rule, the first evaluated step with Real World train error
-below 1% (`genproof.bootstrap.JUDGED_RULE`); the authors' code's only rule, train loss below 0.01
-(its `--earlystop`), is reported beside it (`stopping_time_by_rule`) and comes later (the loss
-keeps falling after the errors are gone): at quick no model's Real World meets it within T = 2,000
-(measured 2026-12-02), so under the authors' rule every evaluated step would be before T_D. Both are measured on the training set as the authors
-measure it: with augmentation, a fresh augmentation of the N samples at each evaluation.
+fractions (0.01 = one point). T_D: every claim judges genproof's rule, the first evaluated step
+with Real World train error below 1% (`genproof.bootstrap.JUDGED_RULE`); the authors' code's rule,
+train loss below 0.01, is reported beside it (`stopping_time_by_rule`).
 
 quick (CPU): mnist1d, N = 500 real samples, T = 2,000 SGD steps of batch 32 (64,000 fresh samples a
 trial), lr 0.1 with a cosine schedule, no momentum, no weight decay; MLPs 3x128 and 3x256 and a
 1-D CNN of 16 channels; 3 trials; 40 log-spaced evaluations. full (GPU, configured, not yet run):
 the authors' sweep on CIFAR-5m (N = 50,000, T = 39,000 steps of batch 128, MLPs 3x2048 and 3x128, a
 CNN, ResNet-18, 10 trials). The full setting is the same on every machine: where CIFAR-5m's parts
-are not in $GENPROOF_DATA (about 17 GB, never downloaded), the full-tier claims skip and say so. (A
-Fashion-MNIST pool is no stand-in: its 60,000 images bound T*B, so at N = 10,000 the Real World gets
-5 epochs, too few to reach either stopping rule; `python -m genproof.bootstrap --dataset
-fashion-mnist --tier full` still runs that experiment.)
-
-Augmentation (`AUGMENTATION`): the full tier uses the authors' augmentation 2, a random crop with
-4 pixels of zero padding and a horizontal flip (`get_data_aug(2)` in inftrain/train.py); the quick
-tier's mnist1d signals are 1-D, so it crops (shifts) only: a flip would reverse time.
-
-Where these checks differ from the paper: the quick tier's batch is 32 (the paper's 128), so that
-drawing T*B fresh mnist1d examples stays cheap; the cosine schedule moves every step instead of in
-100 stairs (`TrainConfig.lr_schedule`); T_D uses the hard train error below 1% (genproof's rule;
-the paper's own definition we could not read; the authors' code's loss rule is reported beside);
-the authors map pixels to [-1, 1], genproof to [0, 1]; and every claim is judged on means over 3 trials,
-where the paper's figures show its runs (10 trials in the code's sweep) directly. Claim 3 asks for
-the identical order (tau = 1) over three architectures; the paper's statement is qualitative.
-
-Cited numbers: the Figure 1 caption (Real World: 50K samples for 100 epochs; Ideal World: 5M
-samples in one pass) is checked against the paper's text (arxiv-vanity rendering of 2010.08127);
-the settings against inftrain/sample_sweep.json and inftrain/train.py of the authors' code. The
-paper's numerical epsilon, its tau values and its augmentation numbers we could not reach in the
-text: they are marked "not verified" in the ledger.
+are not in $GENPROOF_DATA (about 17 GB, never downloaded), the full-tier claims skip and say so.
+Augmentation (`AUGMENTATION`): the authors' random crop and horizontal flip on images, crops only
+on mnist1d's 1-D signals.
 """
 
 from __future__ import annotations
@@ -52,6 +29,7 @@ from genproof.bootstrap import analysis
 from . import Claim, register
 
 SOURCE = "nakkiran2021"
+CARD = "docs/sources/nakkiran2021.md"  # where these checks differ from the source, what could not be verified
 FULL_DATASET = "cifar5m"  # the authors' distribution; its parts are found in $GENPROOF_DATA, or the claims skip
 SETTINGS = {"quick": tier_config("quick", "mnist1d"), "full": tier_config("full", FULL_DATASET)}
 AUGMENT_MODEL = QUICK_MODELS[0]  # mlp 3x128: the cheapest of the quick models
@@ -86,6 +64,7 @@ def _measure_tracks(setting, root):
 
 register(Claim(
     id="nakkiran2021.real-tracks-ideal",
+    card=CARD,
     cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 3 (main claim) and Figure 1",
@@ -104,7 +83,8 @@ register(Claim(
     },
     measure=_measure_tracks,
     holds=lambda m, tol: m["worst"] <= tol["epsilon"],
-    cited={**CITED, "epsilon": "points within a few percent of the diagonal (the issue's reading; not verified)"},
+    cited={**CITED, "epsilon": ("points within a few percent of the diagonal (a reading not checked against the "
+                                "paper; not verified)")},
 ))
 
 
@@ -124,6 +104,7 @@ def _measure_separate(setting, root):
 
 register(Claim(
     id="nakkiran2021.worlds-separate-after-fit",
+    card=CARD,
     cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 3 (after the stopping time) and Figure 1",
@@ -152,6 +133,7 @@ def _measure_ranking(setting, root):
 
 register(Claim(
     id="nakkiran2021.online-offline-ranking",
+    card=CARD,
     cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 4 (good online learners are good offline generalizers), Figure 1",
@@ -193,6 +175,7 @@ def _measure_augmentation(settings, root):
 
 register(Claim(
     id="nakkiran2021.augmentation-acts-on-real",
+    card=CARD,
     cited_from=("read from the paper (Figure 1 and its caption, on its first page) and from the authors' code "
                 "(preetum/deep-bootstrap-code, inftrain/sample_sweep.json); the paper's Sections 2-5 were not reached"),
     source="nakkiran2021, Section 5.1 (data augmentation)",
@@ -211,7 +194,7 @@ register(Claim(
     holds=lambda m, tol: (m["stopping_time_growth"] is not None and m["stopping_time_growth"] >= tol["min_growth"]
                           and m["ideal_change"] <= tol["max_ideal_change"]),
     cited={**CITED, "Section 5.1": "augmentation mainly slows Real World optimization; the Ideal World changes little "
-                                   "(the issue's reading; numbers not verified)"},
+                                   "(a reading not checked against the paper; numbers not verified)"},
     known_failures={"quick": ("crop (a shift of up to 5 of mnist1d's 40 samples, zero-padded) slows the Real World as "
                               "claimed (T_D 917 without; not reached within T = 2,000 with it, on the augmented samples "
                               "as on the clean ones: growth >= 2.18), but it "

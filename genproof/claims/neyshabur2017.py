@@ -1,21 +1,14 @@
 """Claims of neyshabur2017: Neyshabur, Bhojanapalli, McAllester, Srebro, "Exploring generalization
 in deep learning", NeurIPS 2017, Figure 1; with Bartlett, Foster, Telgarsky, "Spectrally-normalized
 margin bounds for neural networks", NeurIPS 2017, Figure 1. The measures are
-`genproof.norms.norm_measures`.
+`genproof.norms.norm_measures`. What Figure 1 shows, what is checked of it and what could not be
+verified: docs/sources/neyshabur2017.md.
 
 quick: the 1x64 MLP of dziugaite2017's claim on digits (the same cached runs), seeds 0-2, each on
 true and on random labels, trained to 100% training accuracy. full: fashion-mnist with the 1x600
-MLP of Dziugaite & Roy, on demand; not run on this machine (`genproof.claims.presets`).
-
-What the paper's Figure 1 shows (from our reading of the paper; its text could not be reached to re-check
-here): a VGG network trained on subsets of CIFAR-10 (up to 50K examples)
-with true and with random labels; for each measure, norm over margin with the terms that depend
-only on depth or width dropped, the margin the 5th percentile of the training margins; the measures
-of the random-label networks are larger and grow with the training set size, those of the true-label
-networks much less. We check the first half at one training set size (the growth with size is not
-checked), on an MLP, with the paper's 5th-percentile margin. The paper plots the squares (capacities);
-a ratio above 1 is the same statement for either. Biases are folded into the weights
-(`genproof.norms`), as the paper's measures are of networks without biases.
+MLP of Dziugaite & Roy, on demand; not run on this machine (`genproof.claims.presets`). Checked:
+the measures of the random-label networks are larger, at one training set size, with the paper's
+5th-percentile margin (the growth with the training set size is not checked).
 """
 
 from __future__ import annotations
@@ -29,6 +22,8 @@ from ..norms import norm_measures
 from ..network import Network
 from . import Claim, register
 from .presets import MLP_1X64_DIGITS, MLP_1X600_FASHION
+
+CARD = "docs/sources/neyshabur2017.md"  # where these checks differ from the source, what could not be verified
 
 
 # ---- neyshabur2017.norms-grow-with-random-labels --------------------------------------------
@@ -64,6 +59,7 @@ def _measure_norms(setting: NormSetting, root: Path) -> dict:
 
 register(Claim(
     id="neyshabur2017.norms-grow-with-random-labels",
+    card=CARD,
     cited_from="not reached: the norms in the paper's figures could not be read here",
     source=("Neyshabur et al., NeurIPS 2017 ('Exploring generalization in deep learning'), Figure 1; "
             "Bartlett, Foster, Telgarsky, NeurIPS 2017, Figure 1"),

@@ -33,6 +33,7 @@ from ..pac_bayes.backprop import certify
 from . import Claim, register
 
 SOURCE = "Perez-Ortiz, Rivasplata, Shawe-Taylor & Szepesvari, JMLR 2021"
+CARD = "docs/sources/perezortiz2021.md"  # where these checks differ from the source, what could not be verified
 ABSTRACT = {"Perez-Ortiz et al. 2021, abstract": ("our training methods produce competitive test set errors and "
                                                    "non-vacuous risk bounds with much tighter values than previous "
                                                    "results in the literature")}
@@ -83,6 +84,7 @@ SETTINGS = {"quick": QUICK, "full": FULL}
 
 register(Claim(
     id="perezortiz2021.certificate-nonvacuous",
+    card=CARD,
     cited_from="not reached: only the abstract could be read (quoted); the JMLR tables of certificates were not",
     source=f"{SOURCE}, Sections 4-6 (PAC-Bayes by backprop with the fquad objective and a data-dependent prior)",
     statement=("PAC-Bayes by backprop with a prior learned on half the training set certifies a test error of the "
@@ -104,6 +106,7 @@ register(Claim(
 
 register(Claim(
     id="perezortiz2021.certificate-covers-test-error",
+    card=CARD,
     cited_from="not reached: the JMLR tables of certificates and test errors were not read",
     source=f"{SOURCE} (validity: a certificate bounds the test error of the stochastic network it certifies)",
     statement=("The certified stochastic network's error on the held-out test set is below its certificate, for the "
@@ -118,6 +121,7 @@ register(Claim(
 
 register(Claim(
     id="perezortiz2021.random-labels-vacuous",
+    card=CARD,
     cited_from=("not reached: the JMLR text was not read (random labels are zhang2017's; we do not know whether the "
                 "paper certifies them)"),
     source=(f"{SOURCE}, with zhang2017's random labels: on them every classifier's test error is 1 - 1/K, so a valid "

@@ -13,7 +13,8 @@
 Source: G. K. Dziugaite, D. M. Roy, "Computing nonvacuous generalization bounds for deep
 (stochastic) neural networks with many more parameters than training data", UAI 2017, Sections 3-5.
 Their prior variance is lam (not lam^2); b = 100, c = 0.1 are the values of their released code
-(gkdziugaite/pacbayes-opt, `log_prior_std_precision`, `log_prior_std_base`).
+(gkdziugaite/pacbayes-opt, `log_prior_std_precision`, `log_prior_std_base`). Where genproof differs
+from the paper and that code: docs/sources/dziugaite2017.md.
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def _unflatten(model: nn.Module, v: torch.Tensor) -> dict[str, torch.Tensor]:
 def _sampled_errors(model: nn.Module, mu: torch.Tensor, s: torch.Tensor | float, x, y, m: int,
                     generator: torch.Generator, x_test=None, y_test=None) -> tuple[float, float | None]:
     """Mean 0-1 error of m networks with weights mu + s * N(0, I) on (x, y) (and on the test set),
-    each evaluated on the whole set in one batch. (A loop: `torch.func.vmap` over chunks of weight
-    samples was measured 1.3-4x slower on the CPU, for the digits 1x512 MLP.)"""
+    each evaluated on the whole set in one batch (a loop: `torch.func.vmap` over chunks of weight
+    samples was slower on the CPU; benchmarks/RESULTS.md)."""
     model = model.eval()
     train = test = 0.0
     for _ in range(m):
@@ -281,7 +282,8 @@ def not_applicable(net: Network) -> str | None:
               cost_detail="6,000 steps of posterior optimization, then 1,000 sampled networks on the training and "
                           "test sets", default=False,
               limitations="certifies the stochastic network Q around the trained weights, not the trained network; "
-                          "the prior is centred at the initialization, which must be the one training started from")
+                          "the prior is centred at the initialization, which must be the one training started from",
+              card="docs/sources/dziugaite2017.md")
 def bound_rows(net: Network, delta: float = 0.05) -> list[Bound]:
     """The PAC-Bayes row of the bounds table (optimized posterior): with probability >= 1 - delta, an
     upper bound on the test error of the stochastic network Q (kind "stochastic"), reported beside

@@ -9,5 +9,8 @@ requires rethinking generalization", ICLR 2017. One module per part of the paper
 - `min_norm`: Section 5, SGD on linear models and minimum-norm kernel interpolation.
 
 The networks these claims share with other sources' claims are in `genproof.claims.presets`;
-`genproof.claims.all_claims` imports every module of this package.
+`genproof.claims.all_claims` imports every module of this package. Where the checks differ from the
+paper: docs/sources/zhang2017.md (`CARD`).
 """
+
+CARD = "docs/sources/zhang2017.md"  # where these checks differ from the paper

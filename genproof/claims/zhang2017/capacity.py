@@ -28,6 +28,7 @@ from genproof import rademacher, vc
 
 from .. import Claim, one_blas_thread, register
 from ..presets import INCEPTION_CIFAR10, MLP_1X512_DIGITS
+from . import CARD
 from .randomization import TABLE1
 
 # The 1x512 MLP of the randomization tests, with a budget of 5,000 steps for each fit of random signs.
@@ -62,6 +63,7 @@ def _measure_near_one(setting: FitSignsSetting, root) -> dict:
 
 register(Claim(
     id="zhang2017.rademacher-near-one",
+    card=CARD,
     cited_from=("read from the paper, Table 1 (the random-label fits from which the paper argues a complexity near 1;"
                 " it gives no number for the complexity itself)"),
     source="zhang2017, Section 2.4 (Implications: Rademacher complexity and VC-dimension)",
@@ -131,6 +133,7 @@ def _measure_vc(setting: VCSetting, root) -> dict:
 
 register(Claim(
     id="zhang2017.vc-vacuous",
+    card=CARD,
     cited_from="not reached: the paper argues in words that VC bounds are vacuous; no number of its own was found",
     source=("zhang2017, Section 2.4; Mohri et al. 2018 Cor. 3.9 with Sauer (Cor. 3.18); VCdim lower bounds: "
             "halfspaces (d + 1) and zhang2017 Theorem 1 (width, one hidden layer); BHLM 2019 (JMLR) Theorem 7 "

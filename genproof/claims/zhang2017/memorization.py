@@ -25,6 +25,7 @@ from empirical.train import TrainConfig
 
 from .. import Claim, register
 from ..presets import MLP_1X512_DIGITS
+from . import CARD
 
 CONSTRUCTION = {"spacing": "left", "candidates": 8}
 
@@ -109,6 +110,7 @@ def _memorization_holds(m: dict, tol) -> bool:
 
 memorization = register(Claim(
     id="zhang2017.memorization-2n+d",
+    card=CARD,
     cited_from="a theorem: no number (Theorem 1; its parameter count and network quoted)",
     source="zhang2017, Section 4 (Finite-sample expressivity), Theorem 1; proof and Lemma 1 in Appendix C",
     statement=("A two-layer ReLU network with 2n + d weights, c(x) = sum_j w_j relu(<a, x> - b_j), fits random "
@@ -182,6 +184,7 @@ def _generalization_holds(m: dict, tol) -> bool:
 
 does_not_generalize = register(Claim(
     id="zhang2017.memorizer-does-not-generalize",
+    card=CARD,
     cited_from="a theorem: no number (the construction of Theorem 1; the paper gives it no test error)",
     source="zhang2017, Section 4 (Finite-sample expressivity), Theorem 1, read with Section 2 and Table 1",
     statement=("The explicit 2n+d construction (one output per class) fits the true training labels exactly yet "
@@ -258,6 +261,7 @@ def _measure_shattering(setting: Shattering, root: Path) -> dict:
 
 shatters = register(Claim(
     id="zhang2017.relu-net-shatters",
+    card=CARD,
     cited_from="a theorem: no number (Theorem 1)",
     source="zhang2017, Section 4, Theorem 1 (a consequence: the class of 2n+d networks shatters any n distinct points)",
     statement=("For n distinct points, the 2n+d two-layer ReLU network realizes every +1/-1 labeling exactly, "

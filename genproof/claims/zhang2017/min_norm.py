@@ -14,6 +14,7 @@ from empirical.linear_models import (InterpolationConfig, KernelData, LinearProb
                                      sgd_min_norm, sgd_nonzero_start, sgd_span)
 
 from .. import Claim, one_blas_thread, register
+from . import CARD
 
 SOURCE = "zhang2017, Section 5 (Implicit regularization: an appeal to linear models)"
 
@@ -22,6 +23,7 @@ SOURCE = "zhang2017, Section 5 (Implicit regularization: an appeal to linear mod
 
 register(Claim(
     id="zhang2017.sgd-stays-in-span",
+    card=CARD,
     cited_from="a theorem: no number (Section 5's argument)",
     source=SOURCE,
     statement=("Every iterate of SGD on a linear model with squared loss, started from w0 = 0, lies in the span "
@@ -69,6 +71,7 @@ CONVERGENCE_SETTINGS = {
 
 register(Claim(
     id="zhang2017.sgd-converges-to-min-norm",
+    card=CARD,
     cited_from="a theorem: no number (Section 5's argument: SGD from zero stays in the span of the data)",
     source=SOURCE + ", eq. (3)",
     statement=("SGD on an underdetermined linear least-squares problem, started from zero, converges to the "
@@ -98,6 +101,7 @@ register(Claim(
 
 register(Claim(
     id="zhang2017.sgd-nonzero-start",
+    card=CARD,
     cited_from="a theorem: no number (Section 5's argument, from a non-zero start)",
     source=SOURCE,
     statement=("Started from w0 != 0, SGD converges to a different interpolant, w* + (I - P) w0: its distance from "
@@ -128,6 +132,7 @@ def _kernel_holds(m: dict, tol) -> bool:
 
 register(Claim(
     id="zhang2017.kernel-interpolation-generalizes",
+    card=CARD,
     cited_from="read from the paper, Section 5 (MNIST and CIFAR-10 test errors of the min-norm kernel interpolant)",
     source=SOURCE + ", eq. (3) and the MNIST and CIFAR10 kernel results that follow it",
     statement=("Exact minimum-norm kernel interpolation (K alpha = y, no regularization) has zero training error "
@@ -180,6 +185,7 @@ def _norm_holds(m: dict, tol) -> bool:
 
 register(Claim(
     id="zhang2017.norm-does-not-predict-error",
+    card=CARD,
     cited_from="read from the paper, Section 5 (norms and MNIST test errors without and with wavelet preprocessing)",
     source=SOURCE + ", last paragraph (MNIST: norm about 220 without, 390 with wavelet preprocessing)",
     statement=("The norm of the minimum-norm interpolant does not predict its test error: a preprocessing of the "

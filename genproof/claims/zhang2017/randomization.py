@@ -21,6 +21,7 @@ from empirical.randomization import RandomizationConfig, Regularizers, corruptio
 
 from .. import Claim, register
 from ..presets import INCEPTION_CIFAR10, MLP_1X512_DIGITS
+from . import CARD
 
 NOISE_KINDS = ("true", "labels-all:0.2", "labels-all:0.4", "labels-all:0.6", "labels-all:0.8", "random-labels")
 ALL_KINDS = NOISE_KINDS + ("shuffled-pixels", "random-pixels", "gaussian")
@@ -90,6 +91,7 @@ def _measure_random_labels(setting, root):
 
 register(Claim(
     id="zhang2017.random-labels",
+    card=CARD,
     cited_from="read from the paper, Table 1 (CIFAR-10 train / test accuracy in %)",
     source="zhang2017, Section 2 (Fitting random labels and pixels), Figure 1a, Table 1",
     statement=("A network trained with SGD on data whose labels are replaced by uniformly random ones "
@@ -125,6 +127,7 @@ def _measure_all_fit(setting, root):
 
 register(Claim(
     id="zhang2017.all-randomizations-fit",
+    card=CARD,
     cited_from=("read from the paper, Table 1 (CIFAR-10 train accuracy on random labels); the other randomizations "
                 "are plotted in Figure 1a, whose values were not read"),
     source="zhang2017, Section 2, Figure 1a",
@@ -152,6 +155,7 @@ def _measure_fit_factor(setting, root):
 
 register(Claim(
     id="zhang2017.fit-time-factor",
+    card=CARD,
     cited_from="not reached: Figure 1b plots the relative fit times; its values were not read",
     source="zhang2017, Section 2 and Figure 1b",
     statement=("Fitting random labels takes only a small constant factor more steps than fitting the true "
@@ -179,6 +183,7 @@ def _measure_noise(setting, root):
 
 register(Claim(
     id="zhang2017.noise-degrades-test",
+    card=CARD,
     cited_from="not reached: Figure 1c plots the test error against label noise; its values were not read",
     source="zhang2017, Section 2, Figure 1c",
     statement=("As the label-corruption rate grows from 0 to 1, the test error grows steadily towards chance "
@@ -211,6 +216,7 @@ def _measure_pixels(setting, root):
 
 register(Claim(
     id="zhang2017.random-pixels-vs-labels",
+    card=CARD,
     cited_from="not reached: Figure 1a plots the fits of random pixels and labels; its values were not read",
     source="zhang2017, Section 2, Figure 1a",
     statement=("Random pixels and Gaussian inputs are fitted faster than random labels (the paper's ordering "
@@ -251,6 +257,7 @@ def _measure_ablation(setting: Ablation, root):
 
 register(Claim(
     id="zhang2017.regularization-not-necessary",
+    card=CARD,
     cited_from="read from the paper, Table 1 (CIFAR-10 train / test accuracy in %)",
     source="zhang2017, Section 3, Table 1",
     statement=("Without weight decay, dropout and data augmentation the network still generalizes: its test "
@@ -269,6 +276,7 @@ register(Claim(
 
 register(Claim(
     id="zhang2017.regularization-not-sufficient",
+    card=CARD,
     cited_from="read from the paper, Tables 1 and 2",
     source="zhang2017, Section 3, Table 1 and Table 2",
     statement=("With weight decay, dropout and data augmentation switched on, the network still fits random "
