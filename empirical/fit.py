@@ -1,8 +1,9 @@
 """The unit experiment: fit a named model to a named (possibly corrupted) data set, and record it.
 
 `fit(FitConfig) -> Record` loads the data, applies the corruption, builds the model, trains it
-with the one loop (`empirical.train`) and writes the run directory: `config.json`,
-`metrics.jsonl` (one row per evaluation), `summary.json`, `learning_curve.png` and `model.pt`.
+with the one loop (`empirical.train`), or with its user's own function (`FitConfig.trainer`,
+`empirical.trainers`), and writes the run directory: `config.json`, `metrics.jsonl` (one row per
+evaluation), `summary.json`, `learning_curve.png` (the loop's runs) and `model.pt`.
 The second call with the same config returns the first call's record (the cache); experiment
 families (randomization, bounds, ...) are sweeps over this unit.
 """
@@ -10,7 +11,7 @@ families (randomization, bounds, ...) are sweeps over this unit.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -20,7 +21,8 @@ from empirical import data as datasets
 from empirical.corruptions import Corrupted, corrupt
 from empirical.models import ModelConfig, build, count_parameters
 from empirical.records import Record, cached_run, default_root, from_jsonable, load_state, save_figure, write_jsonl
-from empirical.train import TrainConfig, train
+from empirical.train import TrainConfig, TrainResult, train
+from empirical.trainers import train_by
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,31 @@ class DataConfig:
 class FitConfig:
     """One training run. `corruption` is a kind of `empirical.corruptions.corrupt` ("true",
     "labels:0.4", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"); `seed` seeds
-    the corruption, the initialisation and the minibatch order."""
+    the corruption, the initialisation and the minibatch order. `trainer`: the name of its user's
+    own training function (`empirical.trainers.add_trainer`), which then trains the model in place
+    of the loop, and `train` stays at its default (nothing reads it)."""
 
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     corruption: str = "true"
     seed: int = 0
+    trainer: str | None = None
+
+    def __post_init__(self):
+        if self.trainer is not None and self.train != TrainConfig():
+            raise ValueError(f"a run trained by your own function ({self.trainer}) takes no TrainConfig: leave train "
+                             f"at its default")
+
+
+def train_as(config: FitConfig, model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], seed: int,
+             evals: dict[str, tuple[torch.Tensor, torch.Tensor]], progress: bool | None = None) -> TrainResult:
+    """Train `model` on `data` as `config` says: with the loop and `config.train`, or with its
+    user's `config.trainer` (`empirical.trainers.train_by`)."""
+    if config.trainer is not None:
+        return train_by(config.trainer, model, data, seed, evals)
+    train_config = config.train if progress is None else replace(config.train, progress=progress)
+    return train(model, data, train_config, seed=seed, evals=evals)
 
 
 def corrupted_data(config: FitConfig) -> Corrupted:
@@ -70,12 +90,13 @@ def fit(config: FitConfig, root: str | os.PathLike | None = None, force: bool = 
         corrupted = corrupted_data(config)
         ds = corrupted.data
         model = build(config.model, ds.input_shape, ds.num_classes, seed=config.seed)
-        result = train(model, (ds.x_train, ds.y_train), config.train, seed=config.seed,
-                       evals={"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)})
+        result = train_as(config, model, (ds.x_train, ds.y_train), config.seed,
+                          {"train": (ds.x_train, ds.y_train), "test": (ds.x_test, ds.y_test)})
         write_jsonl(out / "metrics.jsonl", result.history)
         torch.save(model.state_dict(), out / "model.pt")
-        save_figure(learning_curve(result.history, f"{config.model.name} on {ds.name} ({config.corruption})"),
-                    out / "learning_curve.png")
+        if config.trainer is None:
+            save_figure(learning_curve(result.history, f"{config.model.name} on {ds.name} ({config.corruption})"),
+                        out / "learning_curve.png")
         summary = result.summary()
         summary.update(
             train_error=1 - summary["train_acc"], test_error=1 - summary["test_acc"],

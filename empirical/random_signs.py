@@ -11,16 +11,15 @@ is one cached run, `rademacher-fit-<hash>/`: `config.json`, `metrics.jsonl` and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from empirical.fit import FitConfig, corrupted_data
+from empirical.fit import FitConfig, corrupted_data, train_as
 from empirical.models import build
 from empirical.records import Record, cached_run, default_root, write_jsonl
-from empirical.train import train
 
 TARGETS = ("signs", "loss")
 
@@ -70,8 +69,8 @@ def fit_signs(config: SignFit, root: str | os.PathLike | None = None) -> Record:
             other = torch.randint(1, classes, (n,), generator=torch.Generator().manual_seed(config.draw))
             labels = torch.where(sigma > 0, (y + other) % classes, y)
         model = build(config.fit.model, ds.input_shape, classes, seed=config.fit.seed + config.draw)
-        result = train(model, (x, labels), replace(config.fit.train, progress=False),
-                       seed=config.fit.seed + config.draw, evals={"train": (x, labels)})
+        result = train_as(config.fit, model, (x, labels), config.fit.seed + config.draw, {"train": (x, labels)},
+                          progress=False)
         write_jsonl(out / "metrics.jsonl", result.history)
         model.eval()
         with torch.no_grad():

@@ -70,7 +70,9 @@ class Regularizers:
 
 @dataclass(frozen=True)
 class RandomizationConfig:
-    """A sweep: every kind, every seed, with one network, training and set of regularizers."""
+    """A sweep: every kind, every seed, with one network, training and set of regularizers.
+    `trainer`: its user's own training function (`empirical.fit.FitConfig.trainer`) in place of
+    the loop and `train`; the regularizers are then the function's business."""
 
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -78,8 +80,16 @@ class RandomizationConfig:
     kinds: tuple[str, ...] = ("true", "random-labels")
     seeds: tuple[int, ...] = (0,)
     regularizers: Regularizers = Regularizers()
+    trainer: str | None = None
+
+    def __post_init__(self):
+        if self.trainer is not None and self.regularizers != Regularizers():
+            raise ValueError(f"regularizers act through genproof's loop; your training function ({self.trainer}) "
+                             f"applies its own")
 
     def fit_config(self, kind: str, seed: int) -> FitConfig:
+        if self.trainer is not None:
+            return FitConfig(self.data, self.model, TrainConfig(), kind, seed, self.trainer)
         model, train = self.regularizers.apply(self.model, self.train)
         return FitConfig(self.data, model, train, kind, seed)
 

@@ -127,10 +127,11 @@ class TrainConfig:
 class TrainResult:
     """What happened: `history` holds one record per evaluation (step, epoch, lr, batch_loss, then
     `<name>_loss`, `<name>_acc`[, `<name>_soft_error`] for every evaluation set, wall_s). `epochs`
-    is None for a source without epochs (a stream)."""
+    is None for a source without epochs (a stream); the step counts are None for a model trained by
+    its user's own function (`empirical.trainers`)."""
 
     history: tuple[dict, ...]
-    steps: int
+    steps: int | None
     epochs: float | None
     fitted: bool
     steps_to_fit: int | None

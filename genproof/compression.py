@@ -231,7 +231,7 @@ def doubling_search(base: SubspaceConfig, n_params: int, root, delta: float) -> 
 
 
 @bound_family("compression", "Occam bound on a quantized subspace network's description length (Lotfi et al. 2022)",
-              kinds=("compressed",), source=SOURCE, cost="training", needs=("recipe",),
+              kinds=("compressed",), source=SOURCE, cost="training", needs=("loop",),
               cost_detail="2 to 5 trainings of a compressed network (6,000 steps each) with d = 100, 200, 400, ... "
                           "subspace coordinates", default=False,
               limitations="certifies a compressed network trained in a random subspace of the architecture, not the "

@@ -28,12 +28,15 @@ from empirical.fit import DataConfig, FitConfig, corrupted_data, fit, load_model
 from empirical.models import ModelConfig, add_factory, build, count_parameters
 from empirical.records import default_root
 from empirical.train import TrainConfig
+from empirical.trainers import add_trainer
 
 NEEDS = {
     "init": "the same architecture at initialization: pass init=<nn.Module>",
     "test": "a test set: pass test=(x_test, y_test)",
     "recipe": ("a recipe to train the architecture again: pass recipe=genproof.Recipe(factory, TrainConfig(...)), "
                "factory(input_shape, num_classes) -> nn.Module"),
+    "loop": ("a recipe that trains with genproof's loop, whose steps and hooks it reads: pass "
+             "recipe=genproof.Recipe(factory, TrainConfig(...)) (a recipe with your own trainer cannot serve it)"),
 }
 EVAL_BATCH = 1024
 
@@ -42,8 +45,10 @@ EVAL_BATCH = 1024
 class Recipe:
     """How to train the architecture again, for the quantities that retrain (random signs, a
     stability run, a compressed or a stochastic twin): `factory(input_shape, num_classes) ->
-    nn.Module`, initialised from torch's global generator (genproof seeds it with `seed`), and the
-    loop's `train` settings (`empirical.train.TrainConfig`). `name`: what the record store calls
+    nn.Module`, initialised from torch's global generator (genproof seeds it with `seed`), and
+    either the loop's `train` settings (`empirical.train.TrainConfig`) or your own `trainer(model,
+    x, y)`, which trains the fresh model in place with any loop (`empirical.trainers`; what reads
+    the loop's steps or hooks then says it needs the loop). `name`: what the record store calls
     the architecture (default: the factory's `module:qualname` and a fingerprint of its structure
     and initial weights, `empirical.models.add_factory`)."""
 
@@ -51,6 +56,7 @@ class Recipe:
     train: TrainConfig = TrainConfig()
     seed: int = 0
     name: str | None = None
+    trainer: Callable[[nn.Module, torch.Tensor, torch.Tensor], Any] | None = None
 
     def __post_init__(self):
         if not callable(self.factory):
@@ -58,12 +64,18 @@ class Recipe:
                             f"{self.factory!r}")
         if not isinstance(self.train, TrainConfig):
             raise TypeError(f"Recipe: train must be an empirical.train.TrainConfig, got {type(self.train).__name__}")
+        if self.trainer is not None and not callable(self.trainer):
+            raise TypeError(f"Recipe: trainer must be callable as trainer(model, x, y), got {self.trainer!r}")
+        if self.trainer is not None and self.train != TrainConfig():
+            raise ValueError("Recipe: give the loop's train settings or your own trainer, not both")
 
     def fit_config(self, data: Dataset) -> FitConfig:
-        """This recipe on `data` as a run of `empirical.fit`: the data and the factory registered for
-        the experiments (`empirical.data.add_tensors`, `empirical.models.add_factory`)."""
+        """This recipe on `data` as a run of `empirical.fit`: the data, the factory and the trainer
+        registered for the experiments (`empirical.data.add_tensors`, `empirical.models.add_factory`,
+        `empirical.trainers.add_trainer`)."""
         model = add_factory(self.factory, data.input_shape, data.num_classes, self.name)
-        return FitConfig(DataConfig(add_tensors(data)), ModelConfig(model), self.train, "true", self.seed)
+        trainer = None if self.trainer is None else add_trainer(self.trainer)
+        return FitConfig(DataConfig(add_tensors(data)), ModelConfig(model), self.train, "true", self.seed, trainer)
 
 
 def dataset(train: Any, test: Any, name: str = "your data") -> Dataset:
@@ -197,7 +209,8 @@ class Network:
         """Whether the network has what `need` (a key of `NEEDS`) asks for."""
         if need not in NEEDS:
             raise ValueError(f"need must be one of {', '.join(NEEDS)}, got {need!r}")
-        return {"init": self.init is not None, "test": self.data.n_test > 0, "recipe": self.recipe is not None}[need]
+        return {"init": self.init is not None, "test": self.data.n_test > 0, "recipe": self.recipe is not None,
+                "loop": self.recipe is not None and self.recipe.trainer is None}[need]
 
     @property
     def fit_config(self) -> FitConfig | None:

@@ -246,7 +246,7 @@ SOURCE = "hardt2016 Theorem 3.12 (minibatch form, our derivation: notebooks/mini
 
 @bound_family("stability", "hardt2016 Theorem 3.12 (minibatch form) on a separate c/t-step SGD run with a bounded "
               "surrogate (no batch norm)", not_applicable, kinds=("expectation", "lower-estimate"), source=SOURCE,
-              uses_delta=False, cost="training", needs=("recipe",),
+              uses_delta=False, cost="training", needs=("loop",),
               cost_detail="trains a network of the architecture on the surrogate loss with c/t steps (as many steps as "
                           "the training run), then estimates L and beta by per-example gradients and Hessian-vector "
                           "products", default=False,

@@ -19,7 +19,9 @@ A claim is data plus two small functions:
   holding is noticed);
 - `on_recipe(setting, fit) -> setting`: for a claim about a network trained by a recipe, its
   setting with the network, training and data replaced by `fit` (an `empirical.fit.FitConfig`),
-  so that `check(id, recipe=..., data=...)` judges the claim on a user's own recipe and data.
+  so that `check(id, recipe=..., data=...)` judges the claim on a user's own recipe and data;
+  `own_training`: whether that recipe may train with its user's own function (the claim reads
+  only the trained networks, not the loop's step counts or probes).
 
 Claims are named after their source: one module per work (`bansal2021`, `hardt2016`, ...), or a
 package of modules for a work with many claims (`zhang2017`); `presets` names the networks that
@@ -64,6 +66,7 @@ class Claim:
     known_failures: Mapping[str, str] = field(default_factory=dict)
     on_recipe: Callable[[Any, Any], Any] | None = None
     card: str = ""
+    own_training: bool = False
 
     def __post_init__(self):
         work, _, slug = self.id.partition(".")
@@ -154,6 +157,10 @@ def check(claim_id: str, recipe, data=None, *, train=None, test=None, tier: str 
     if claim.on_recipe is None:
         raise ValueError(f"{claim_id} is not a claim about a network trained by a recipe; these are: "
                          f"{', '.join(c.id for c in recipe_claims())}")
+    if recipe.trainer is not None and not claim.own_training:
+        raise ValueError(f"{claim_id} reads what genproof's loop records while it trains: check it with "
+                         f"Recipe(factory, TrainConfig(...)); with your own trainer: "
+                         f"{', '.join(c.id for c in recipe_claims() if c.own_training)}")
     fit = recipe.fit_config(dataset(train, test))
     return claim.judge(claim.on_recipe(claim.settings[tier], fit), tier, root)
 

@@ -74,4 +74,5 @@ register(Claim(
     measure=_measure_norms,
     holds=lambda m, tol: m["min_ratio"] > tol["min_ratio"] and m["min_train_acc"] >= tol["min_train_acc"],
     on_recipe=lambda setting, fit: replace(setting, fit=fit),
+    own_training=True,
 ))

@@ -85,7 +85,7 @@ def not_applicable(net: Network) -> str | None:
 
 @bound_family("pbb", "PAC-Bayes by backprop (Perez-Ortiz et al. 2021): fquad posterior Q, prior learned on half the "
                      "training set, and Q with a prior at the initialization",
-              not_applicable, kinds=("stochastic",), source=SOURCE, cost="training", needs=("recipe",),
+              not_applicable, kinds=("stochastic",), source=SOURCE, cost="training", needs=("loop",),
               cost_detail="per row: a prior trained on half the training set (data-dependent row), a posterior "
                           "trained on all of it (three for the data-independent row's prior grid), then 10 sampled "
                           "networks per example", default=False,

@@ -69,7 +69,7 @@ def _sweep(setting: RandomizationConfig, root: Path) -> dict:
 
 def _on_recipe(setting: RandomizationConfig, fit, kinds: tuple[str, ...]) -> RandomizationConfig:
     """The sweep on a user's recipe and data (`Claim.on_recipe`), with only the kinds the claim reads."""
-    return replace(setting, data=fit.data, model=fit.model, train=fit.train, kinds=kinds)
+    return replace(setting, data=fit.data, model=fit.model, train=fit.train, kinds=kinds, trainer=fit.trainer)
 
 
 def _basics(s: dict) -> dict:
@@ -111,6 +111,7 @@ register(Claim(
                           and m["max_dev_from_chance"] <= tol["chance_margin"]),
     cited={k: v for k, v in TABLE1.items() if "random" in k},
     on_recipe=lambda setting, fit: _on_recipe(setting, fit, ("true", "random-labels")),
+    own_training=True,
 ))
 
 
