@@ -223,8 +223,7 @@ def parse_models(text: str) -> tuple[ModelConfig, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     from empirical import cli
-    from empirical.worlds import POOLS
-    from empirical.data import SAMPLABLE
+    from empirical.data import POOLS, SAMPLABLE
 
     parser = cli.new_parser("python -m genproof.bootstrap", __doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="mnist1d", choices=(*SAMPLABLE, *POOLS), metavar="NAME",
