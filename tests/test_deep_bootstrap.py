@@ -234,7 +234,7 @@ def test_augmented_real_world_is_measured_on_augmented_samples(tmp_path, fake_po
 @pytest.mark.parametrize("argv, message", [
     pytest.param(["--dataset", "fashion-mnist", "--n-train", "70000"], "pool holds 60000 images",
                  marks=pytest.mark.needs_data("fashion-mnist")),
-    pytest.param(["--dataset", "fashion-mnist", "--n-train", "1000", "--steps", "1000", "--batch-size", "128"],
+    pytest.param(["--dataset", "fashion-mnist", "--n-train", "1000", "--max-steps", "1000", "--batch-size", "128"],
                  "lower steps, batch_size or n_train", marks=pytest.mark.needs_data("fashion-mnist")),
     (["--models", "mlp:3"], "bad model 'mlp:3': write mlp:DEPTHxWIDTH"),
 ])
