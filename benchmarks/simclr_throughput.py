@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ from empirical.batches import Resident
 from empirical.data import load
 from empirical.models import ModelConfig, build_encoder
 from empirical.sss import SimCLR, SSLConfig, nt_xent, view
-from empirical.train import TrainConfig, train
+from empirical.train import train
 from results import publish  # benchmarks/results.py, beside this script
 
 CASES = [  # (data set, backbone, batch size)
@@ -61,8 +62,7 @@ def _parts(model_cfg, ds):
 def ours(model_cfg, ds, steps, batch) -> float:
     encoder, head = _parts(model_cfg, ds)
     g = torch.Generator().manual_seed(0)
-    schedule = TrainConfig(optimizer="adam", lr=SSL.lr, batch_size=batch, max_steps=steps, stop_at_fit=False,
-                           eval_every=steps, device="cpu", progress=False)
+    schedule = replace(SSL.train, batch_size=batch, max_steps=steps, eval_every=steps, device="cpu", progress=False)
     start = time.perf_counter()
     train(encoder, Resident(ds.x_train, None, batch, g, drop_last=True), schedule, objective=SimCLR(head, SSL, g))
     return time.perf_counter() - start
@@ -70,7 +70,7 @@ def ours(model_cfg, ds, steps, batch) -> float:
 
 def reference(model_cfg, ds, steps, batch) -> float:
     encoder, head = _parts(model_cfg, ds)
-    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=SSL.lr)
+    opt = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=SSL.train.lr)
     loader = DataLoader(TwoViews(ds.x_train), batch_size=batch, shuffle=True, drop_last=True)
     start, done = time.perf_counter(), 0
     while done < steps:

@@ -1,8 +1,9 @@
 """The command-line options every tool shares, declared once, and the one way a tool fails.
 
 Each `add_*` helper adds options with one name, type and meaning in every tool:
-- `add_data_options`: `--dataset` (a registered data set), `--n-train`, `--n-test` (positive
-  ints; default the whole split), `--data-dir`;
+- `add_data_options`: `--dataset` (a registered data set, or one of those a tool accepts),
+  `--n-train`, `--n-test` (positive ints; default the whole split, or the tier's), `--data-dir`;
+- `add_max_steps_option`: `--max-steps`, the step budget (`TrainConfig.max_steps`);
 - `add_model_option`: `--model` (a registered model);
 - `add_seeds_option`: `--seeds`, a comma-separated list of distinct non-negative seeds (`0,1,2`);
 - `add_device_option`: `--device` (auto, cpu, cuda, cuda:N; checked by `TrainConfig`);
@@ -123,11 +124,15 @@ def listing(sections: Mapping[str, Registry]) -> str:
     return "\n\n".join(f"{heading}:\n{registry.describe()}" for heading, registry in sections.items())
 
 
-def add_data_options(parser: argparse.ArgumentParser, dataset: str = "digits") -> None:
-    parser.add_argument("--dataset", choices=DATASETS.names(), default=dataset, metavar="NAME",
-                        help=f"data set: {', '.join(DATASETS.names())} (default %(default)s)")
-    parser.add_argument("--n-train", type=positive_int, metavar="N", help="training examples (default: the whole split)")
-    parser.add_argument("--n-test", type=positive_int, metavar="N", help="test examples (default: the whole split)")
+def add_data_options(parser: argparse.ArgumentParser, dataset: str = "digits", choices: Iterable[str] | None = None,
+                     sizes: str = "the whole split") -> None:
+    """`--dataset`, `--n-train`, `--n-test`, `--data-dir`. `choices`: the registered data sets the
+    tool accepts (default: every one); `sizes`: what `--n-train` and `--n-test` default to."""
+    names = DATASETS.names() if choices is None else tuple(DATASETS.check(name) for name in choices)
+    parser.add_argument("--dataset", choices=names, default=dataset, metavar="NAME",
+                        help=f"data set: {', '.join(names)} (default %(default)s)")
+    parser.add_argument("--n-train", type=positive_int, metavar="N", help=f"training examples (default: {sizes})")
+    parser.add_argument("--n-test", type=positive_int, metavar="N", help=f"test examples (default: {sizes})")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the data set's files are (else $GENPROOF_DATA, system folders, download)")
 
@@ -161,6 +166,11 @@ def model_spec(text: str) -> str:
     if is_factory(text) and module and attr:
         return text
     return _registered_spec(text)
+
+
+def add_max_steps_option(parser: argparse.ArgumentParser, help: str = "default: the tier's") -> None:
+    """`--max-steps T`, a positive step budget (`empirical.train.TrainConfig.max_steps`)."""
+    parser.add_argument("--max-steps", type=positive_int, metavar="T", help=f"step budget ({help})")
 
 
 def add_seeds_option(parser: argparse.ArgumentParser, default: str | None = "0") -> None:

@@ -26,7 +26,7 @@ them are formulas of these numbers (`genproof.rrm`). `tier_config` holds the tie
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from empirical.fit import DataConfig, FitConfig, fit, load_model
 from empirical.models import ModelConfig
 from empirical.progress import progress
 from empirical.records import Record, cached_run, default_root
-from empirical.sss import ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_sss, predictions
+from empirical.sss import SSL_TRAIN, ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_sss, predictions
 from empirical.tiers import check
 from empirical.train import TrainConfig
 
@@ -218,14 +218,14 @@ def tier_config(tier: str, dataset: str = "mnist1d", data_dir: str | None = None
     if tier == "quick":
         model = ModelConfig("mlp", width=512, depth=2, features=32)
         n_train, n_test = (10_000, 2_000) if dataset == "mnist1d" else (None, None)
-        sss = Procedure("sss", model, SSLConfig(steps=2000), ProbeConfig(bits=4))
+        sss = Procedure("sss", model, SSLConfig(train=replace(SSL_TRAIN, max_steps=2000)), ProbeConfig(bits=4))
         e2e = Procedure("e2e", model)
         data = DataConfig(dataset, n_train=n_train, n_test=n_test, data_dir=data_dir)
         return RRMConfig(data, (sss, e2e), eta=0.2, seeds=(0, 1, 2))
     model = ModelConfig("resnet18")  # full
-    sss = Procedure("sss", model, SSLConfig(steps=20_000, batch_size=512, flip=dataset == "cifar10",
-                                             color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5,
-                                             projection_dim=128), ProbeConfig(bits=4))
+    ssl = SSLConfig(train=replace(SSL_TRAIN, max_steps=20_000, batch_size=512), flip=dataset == "cifar10",
+                    color=0.4 if dataset == "cifar10" else 0.0, temperature=0.5, projection_dim=128)
+    sss = Procedure("sss", model, ssl, ProbeConfig(bits=4))
     e2e = Procedure("e2e", model, train=TrainConfig(lr=0.05, momentum=0.9, weight_decay=5e-4, lr_decay=0.97,
                                                     batch_size=256, max_steps=50_000))
     return RRMConfig(DataConfig(dataset, data_dir=data_dir), (sss, e2e), eta=0.2, seeds=(0,))

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_tier_option(parser, help="quick: CPU step budget 20k, lr 0.1; full: budget 200k, lr 0.1 decayed 0.95 per epoch")
     cli.add_seeds_option(parser)
     parser.add_argument("--lr", type=cli.positive_float, help="learning rate (default by tier: 0.1; 0.01 for mlp on cifar10)")
-    parser.add_argument("--max-steps", type=cli.positive_int, help="step budget (default by tier)")
+    cli.add_max_steps_option(parser)
     cli.add_device_option(parser)
     cli.add_out_option(parser)
     cli.add_log_option(parser)

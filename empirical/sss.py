@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,44 +38,49 @@ from empirical.train import TrainConfig, resolve_device, train
 METHODS = ("simclr", "autoencoder")
 
 
+# Stage 1's training (`SSLConfig.train`): Adam at 1e-3 without weight decay for all of 2,000
+# minibatches of 256 (no labels, so no stop at fit), the minibatch objective recorded every 50 steps
+SSL_TRAIN = TrainConfig(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, max_steps=2000,
+                        stop_at_fit=False, eval_every=50)
+
+
 @dataclass(frozen=True)
 class SSLConfig:
-    """Stage 1. `method`: "simclr" or "autoencoder"; Adam with `lr` for `steps` minibatches of
-    `batch_size`. SimCLR: NT-Xent at `temperature` on a 2-layer projection head of width
-    `projection_dim`. Augmentations, drawn per example on the device: a random crop (a shift with
-    zero padding, `empirical.train.augment`), a horizontal flip if `flip`, an amplitude jitter
-    x -> (1 + u) x with u ~ U[-`scale`, `scale`], a colour jitter of each channel, x_c ->
-    (1 + a_c)(x_c - mean x_c) + mean x_c + b_c with a_c, b_c ~ U[-`color`, `color`] (SimCLR's
-    brightness and contrast; 0 turns it off), and additive Gaussian noise of std `noise` (the
-    inputs are standardized, so in units of their std). These fit 1-D signals and images alike;
-    the autoencoder reconstructs the clean input from one augmented view."""
+    """Stage 1. `method`: "simclr" or "autoencoder", trained by `train` (`SSL_TRAIN` by default:
+    Adam, 2,000 steps of 256) in the one training loop. SimCLR: NT-Xent at `temperature` on a
+    2-layer projection head of width `projection_dim`. Augmentations, drawn per example on the
+    device: a random crop (a shift with zero padding, `empirical.train.augment`), a horizontal flip
+    if `flip`, an amplitude jitter x -> (1 + u) x with u ~ U[-`scale`, `scale`], a colour jitter of
+    each channel, x_c -> (1 + a_c)(x_c - mean x_c) + mean x_c + b_c with a_c, b_c ~ U[-`color`,
+    `color`] (SimCLR's brightness and contrast; 0 turns it off), and additive Gaussian noise of std
+    `noise` (the inputs are standardized, so in units of their std). These fit 1-D signals and
+    images alike, and they are the whole augmentation: `train.augment` stays "none". The
+    autoencoder reconstructs the clean input from one augmented view."""
 
     method: str = "simclr"
-    steps: int = 2000
-    batch_size: int = 256
-    lr: float = 1e-3
+    train: TrainConfig = SSL_TRAIN
     temperature: float = 0.5
     projection_dim: int = 64
     flip: bool = False
     scale: float = 0.2
     color: float = 0.0
     noise: float = 0.1
-    device: str = "auto"
-    progress: bool | None = field(default=None, metadata={"identity": False})
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        for name in ("steps", "batch_size", "lr", "temperature", "projection_dim"):
+        for name in ("temperature", "projection_dim"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.method == "simclr" and self.batch_size < 2:
+        if self.train.stop_at_fit or self.train.augment != "none":
+            raise ValueError("a representation is learned without labels and with its own views: train needs "
+                             f"stop_at_fit=False and augment='none', got stop_at_fit={self.train.stop_at_fit}, "
+                             f"augment={self.train.augment!r}")
+        if self.method == "simclr" and self.train.batch_size < 2:
             raise ValueError("SimCLR needs batch_size >= 2: the other views of a batch are its negatives")
         if not 0 <= self.scale < 1 or not 0 <= self.color < 1 or self.noise < 0:
             raise ValueError(f"scale and color must be in [0, 1) and noise >= 0, got scale={self.scale}, "
                              f"color={self.color}, noise={self.noise}")
-        # "auto" is resolved before the config is hashed: a record says on what it ran
-        object.__setattr__(self, "device", str(resolve_device(self.device)))
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,9 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
                          force: bool = False) -> Record:
     """Stage 1 (cached): train the backbone of `config.model` on the training inputs of
     `config.data` with `config.ssl`, in the one training loop (`empirical.train.train`) with the
-    `SimCLR` or `Reconstruction` objective and Adam; saves `encoder.pt` and `metrics.jsonl` (the
-    objective on the minibatch every 50 steps). summary: final_loss, feature_dim, n_params, n_train,
-    steps, wall_s, device."""
+    `SimCLR` or `Reconstruction` objective and `config.ssl.train`; saves `encoder.pt` and
+    `metrics.jsonl` (the objective on the minibatch at every evaluation, every 50 steps by
+    default). summary: final_loss, feature_dim, n_params, n_train, steps, wall_s, device."""
 
     def compute(out: Path) -> dict:
         ds = config.data.load()
@@ -207,18 +212,15 @@ def learn_representation(config: RepresentationConfig, root: str | os.PathLike |
         # speed: the inputs live on the device; augmentations run there on the whole batch. Batches
         # walk a permutation per epoch and hold distinct examples (a repeated one would be its own
         # negative): drop_last.
-        x = _standardize(ds.x_train, ds.x_train).to(resolve_device(ssl.device))
-        source = Resident(x, None, ssl.batch_size, generator, drop_last=True)
-        schedule = TrainConfig(optimizer="adam", lr=ssl.lr, weight_decay=0.0, batch_size=ssl.batch_size,
-                               max_steps=ssl.steps, stop_at_fit=False, eval_every=50, device=ssl.device,
-                               progress=ssl.progress)
-        result = train(encoder, source, schedule, seed=config.seed, objective=objective)
+        x = _standardize(ds.x_train, ds.x_train).to(resolve_device(ssl.train.device))
+        source = Resident(x, None, ssl.train.batch_size, generator, drop_last=True)
+        result = train(encoder, source, ssl.train, seed=config.seed, objective=objective)
         rows = [{"step": r["step"], "loss": r["batch_loss"], "wall_s": r["wall_s"]} for r in result.history]
         write_jsonl(out / "metrics.jsonl", rows)
         torch.save(encoder.state_dict(), out / "encoder.pt")
         save_figure(_loss_curve(rows, f"{ssl.method} on {ds.name} ({config.model.name})"), out / "loss.png")
         return {"final_loss": rows[-1]["loss"], "feature_dim": dim, "n_params": count_parameters(encoder),
-                "n_train": ds.n_train, "steps": ssl.steps, "wall_s": result.wall_s, "device": schedule.device}
+                "n_train": ds.n_train, "steps": result.steps, "wall_s": result.wall_s, "device": ssl.train.device}
 
     return cached_run(root or default_root(), "representation", config, compute, force=force)
 

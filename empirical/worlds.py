@@ -5,10 +5,11 @@ A distribution is either
 - a procedural data set (`empirical.data.SAMPLABLE`: `mnist1d`, `teacher`, `gaussian-mixture`):
   one draw of N + T*B examples from its `sample` stream of the run's seed, cut into the real N and
   the fresh rest; unlimited;
-- a finite pool of real images (`POOLS`: Fashion-MNIST's 60,000 training images, or CIFAR-5m's
-  five training parts): a seeded permutation of the pool, whose first N are the real world's and
-  whose next T*B are the ideal world's, drawn without replacement from what is left. A run that
-  asks for more than the pool holds is refused in one line.
+- a finite pool of real images (`empirical.data.POOLS`, the data sets registered with `pool=True`:
+  Fashion-MNIST's 60,000 training images, or CIFAR-5m's five training parts): a seeded
+  permutation of the pool, whose first N are the real world's and whose next T*B are the ideal
+  world's, drawn without replacement from what is left. A run that asks for more than the pool
+  holds is refused in one line.
 The test set is the data set's own test split (mnist1d: its fixed split, grown on request).
 
 `ideal_stream` hands the fresh examples out B at a time through the training loop's `Stream`
@@ -28,12 +29,9 @@ import numpy as np
 import torch
 
 from empirical.batches import Resident, Stream, augment
-from empirical.data import DATASETS, SAMPLABLE, load, sample
-from empirical.data import cifar5m
+from empirical.data import DATASETS, POOLS, SAMPLABLE, load, sample
 from empirical.data.sampling import derive_seed, generator
 from empirical.train import evaluate
-
-POOLS = ("fashion-mnist", "cifar5m")  # finite pools of real images: the training split is the distribution
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,12 @@ class Worlds:
 
 @functools.lru_cache(maxsize=2)
 def _pool(name: str, data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A pool's training images (uint8 kept as uint8: CIFAR-5m's 5M images are 15 GB) and its test split as floats."""
-    if name == "cifar5m":
-        a = cifar5m.arrays(data_dir)
-        x_test = torch.from_numpy(a.x_test).float().div_(255)
-        return torch.from_numpy(a.x_train), torch.from_numpy(a.y_train), x_test, torch.from_numpy(a.y_test)
-    ds = load(name, data_dir=data_dir)
-    return ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    """A pool's training split as its source reads it (uint8 pixels kept as uint8 until drawn: CIFAR-5m's
+    5M images are 15 GB so, 61 GB as float32) and its test split with pixels scaled to [0, 1]. A
+    source's cached read-only arrays are copied (torch wants writable ones); fresh ones are not."""
+    raw = DATASETS.get(name).read(0, 0, data_dir, True)
+    x_train, y_train, x_test, y_test = (torch.from_numpy(np.require(a, requirements="W")) for a in raw)
+    return x_train, y_train, _floats(x_test), y_test
 
 
 @functools.lru_cache(maxsize=4)
@@ -106,8 +103,8 @@ def draw(data: WorldsData, fresh: int, seed: int) -> Worlds:
     left = n - data.n_train
     if fresh > left:
         raise ValueError(f"the ideal world needs steps x batch = {fresh} fresh {data.name} images but only {left} are "
-                         f"left after the {data.n_train} real ones; lower steps, batch_size or n_train"
-                         f"{' (or use cifar5m or a procedural data set)' if data.name != 'cifar5m' else ''}")
+                         f"left after the {data.n_train} real ones; lower steps, batch_size or n_train, or use a procedural "
+                         f"data set ({', '.join(SAMPLABLE)}), which never runs out")
     perm = torch.randperm(n, generator=generator(derive_seed("deep-bootstrap", "pool", seed)))
     real, ideal = perm[:data.n_train], perm[data.n_train:data.n_train + fresh]
     if data.n_test is not None:
@@ -115,9 +112,8 @@ def draw(data: WorldsData, fresh: int, seed: int) -> Worlds:
             raise ValueError(f"n_test={data.n_test} but {data.name} has {len(y_test)} test images; ask for at most "
                              f"{len(y_test)}")
         x_test, y_test = x_test[:data.n_test], y_test[:data.n_test]
-    classes = cifar5m.NUM_CLASSES if data.name == "cifar5m" else DATASETS.get(data.name).num_classes
     return Worlds((_floats(x_pool[real]), y_pool[real]), (_floats(x_pool[ideal]), y_pool[ideal]), (x_test, y_test),
-                  classes)
+                  DATASETS.get(data.name).num_classes)
 
 
 def real_source(worlds: Worlds, batch_size: int, augmentation: str, seed: int, device: torch.device) -> Resident:

@@ -15,8 +15,8 @@ threshold, under each rule of `STOPPING_RULES` (`JUDGED_RULE` is the one the cla
 are averaged over trials (seeds) before any formula is applied.
 
     python -m genproof.bootstrap [--dataset mnist1d] [--models mlp:3x128,mlp:3x256,cnn:16]
-        [--tier quick] [--augment none] [--seeds 0,1,2] [--n-train N] [--steps T] [--batch-size B]
-        [--data-dir DIR] [--out ROOT] [--force]
+        [--tier quick] [--augment none] [--seeds 0,1,2] [--n-train N] [--n-test N] [--max-steps T]
+        [--batch-size B] [--data-dir DIR] [--out ROOT] [--force]
 
 runs both worlds of every model and writes the record `bootstrap-<hash>/`: summary.json (the
 analysis below), `figure1.png` (test soft-error against steps, real solid, ideal dashed, one colour
@@ -215,20 +215,17 @@ def parse_models(text: str) -> tuple[ModelConfig, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     from empirical import cli
-    from empirical.worlds import POOLS
-    from empirical.data import SAMPLABLE
+    from empirical.batches import AUGMENTATIONS
+    from empirical.data import POOLS, SAMPLABLE
 
     parser = cli.new_parser("python -m genproof.bootstrap", __doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="mnist1d", choices=(*SAMPLABLE, *POOLS), metavar="NAME",
-                        help=f"the distribution: {', '.join((*SAMPLABLE, *POOLS))} (default %(default)s)")
+    cli.add_data_options(parser, dataset="mnist1d", choices=(*SAMPLABLE, *POOLS), sizes="the tier's")
     parser.add_argument("--models", help="comma-separated: mlp:DEPTHxWIDTH, cnn:CHANNELS or a model name "
                                          "(default: the tier's)")
-    parser.add_argument("--augment", default="none", choices=("none", "crop", "crop+flip"), help="default %(default)s")
-    parser.add_argument("--n-train", type=cli.positive_int, metavar="N",
-                        help="real-world samples (default: the tier's)")
-    parser.add_argument("--steps", type=cli.positive_int, metavar="T", help="SGD steps (default: the tier's)")
+    parser.add_argument("--augment", default="none", choices=AUGMENTATIONS,
+                        help="augmentation of both worlds' batches (TrainConfig.augment; default %(default)s)")
+    cli.add_max_steps_option(parser, "T, in each world; default: the tier's")
     parser.add_argument("--batch-size", type=cli.positive_int, metavar="B", help="default: the tier's")
-    parser.add_argument("--data-dir", metavar="DIR", help="where Fashion-MNIST or the CIFAR-5m parts are")
     cli.add_tier_option(parser)
     cli.add_seeds_option(parser, default=None)
     cli.add_device_option(parser)
@@ -241,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         config = tier_config(args.tier, args.dataset, args.augment, args.data_dir,
                              parse_models(args.models) if args.models else None)
         train = config.train
-        if args.steps or args.batch_size:
-            steps = args.steps or train.max_steps
+        if args.max_steps or args.batch_size:
+            steps = args.max_steps or train.max_steps
             train = replace(train, max_steps=steps, batch_size=args.batch_size or train.batch_size,
                             eval_at=eval_grid(steps, 40))
         train = replace(train, device=args.device)

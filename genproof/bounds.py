@@ -321,8 +321,8 @@ def parser() -> argparse.ArgumentParser:
                              "PAC-Bayes around it)")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0,
                         help="seed of the training run: initialisation, minibatch order (default 0)")
-    parser.add_argument("--max-steps", type=cli.positive_int, metavar="T",
-                        help="step budget of the training run (default: the tier's; it stops earlier at 100%% train accuracy)")
+    cli.add_max_steps_option(parser, "of the training run; default: the tier's, and it stops earlier at 100%% "
+                                     "train accuracy")
     parser.add_argument("--delta", type=cli.open_unit_interval, default=0.05,
                         help="confidence parameter of the bounds, in (0, 1) (default 0.05)")
     cli.add_device_option(parser)

@@ -170,14 +170,14 @@ def test_the_command_skips_a_claim_whose_data_is_not_installed_and_goes_on(tmp_p
     from empirical.data import DataNotFoundError
 
     def absent(setting, root):
-        raise DataNotFoundError("cifar5m: no part0.npz .. part5.npz in /nowhere")
+        raise DataNotFoundError("cifar5m: nothing in [/nowhere]; it is never downloaded: put the six part0.npz ..")
 
     _with_toy_claim(monkeypatch)
     register(_claim(id="test.needs-data", measure=absent))
     where = ["--out", str(tmp_path / "runs"), "--ledger", str(tmp_path)]
     assert cli.main(["--only", "test.needs-data", "test.mean-below", *where]) == 0
     out = capsys.readouterr().out
-    assert "skipped, data not installed: cifar5m: no part0.npz" in out
+    assert "skipped, data not installed: cifar5m: nothing in [/nowhere]" in out
     assert "skipped 1, their data not installed: test.needs-data" in out
     assert [c["claim"] for c in json.loads((tmp_path / "claims.json").read_text())["claims"]] == ["test.mean-below"]
 

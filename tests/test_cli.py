@@ -11,7 +11,7 @@ from empirical.data import DATASETS, DataNotFoundError
 from empirical.models import MODELS
 from empirical.tiers import TIERS
 from genproof import __main__ as console
-from genproof import bounds
+from genproof import bootstrap, bounds
 from genproof.claims import __main__ as claims_cli
 
 
@@ -54,6 +54,16 @@ def test_shared_options_take_their_choices_from_the_registries():
     # the model is a spec read against the registry: every registered name, or a name and its size
     assert all(parser.parse_args(["--model", name]).model == name for name in MODELS.names())
     assert parser.parse_args(["--model", "mlp:3x128"]).model == "mlp:3x128"
+
+
+def test_a_tool_may_accept_some_of_the_registered_data_sets():
+    parser = argparse.ArgumentParser()
+    cli.add_data_options(parser, dataset="teacher", choices=("teacher", "digits"), sizes="the tier's")
+    assert parser.parse_args([]).dataset == "teacher"
+    assert {a.dest: a.choices for a in parser._actions if a.choices} == {"dataset": ("teacher", "digits")}
+    assert "(default: the tier's)" in parser.format_help()
+    with pytest.raises(ValueError, match="unknown data set 'nope'"):
+        cli.add_data_options(argparse.ArgumentParser(), choices=("nope",))
 
 
 def test_listing_shows_every_entry_under_its_heading():
@@ -112,6 +122,20 @@ def test_bounds_refuses_bad_arguments_by_name(argv, message, capsys):
 ])
 def test_randomization_refuses_bad_arguments_by_name(argv, message, capsys):
     assert message in _refused(randomization.main, argv, capsys)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-train", "-5"], "argument --n-train: must be a positive int, got '-5'"),
+    (["--n-test", "0"], "argument --n-test: must be a positive int, got '0'"),
+    (["--dataset", "digits"], "argument --dataset: invalid choice: 'digits'"),  # no fresh samples: not a distribution
+    (["--max-steps", "0"], "argument --max-steps: must be a positive int"),
+    (["--steps", "10"], "unrecognized arguments: --steps 10"),
+    (["--augment", "flip"], "argument --augment: invalid choice: 'flip'"),
+    (["--seeds", "0,0"], "argument --seeds: must be distinct seeds"),
+    (["--tier", "huge"], "argument --tier: invalid choice: 'huge'"),
+])
+def test_bootstrap_refuses_bad_arguments_by_name(argv, message, capsys):
+    assert message in _refused(bootstrap.main, argv, capsys)
 
 
 def test_claims_and_the_console_script_share_the_options(capsys):

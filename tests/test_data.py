@@ -28,7 +28,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from empirical.data import DATASETS, NAMES, SAMPLABLE, DataFormatError, DataNotFoundError, load, missing, sample
+from empirical.data import DATASETS, NAMES, POOLS, SAMPLABLE, DataFormatError, DataNotFoundError, load, missing, sample
 from empirical.data import cifar10, fashion_mnist, files, mnist_1d
 from empirical.data.dataset import Arrays
 from empirical.data.sampling import balanced_indices, generator
@@ -141,13 +141,21 @@ def rows(x: torch.Tensor) -> set[bytes]:
 def test_registry_lists_every_data_set_once_in_the_table_order():
     assert DATASETS.kind == "data set"
     assert DATASETS.names()[:len(NAMES)] == NAMES == ("digits", "mnist1d", "fashion-mnist", "cifar10",
-                                                      "gaussian-mixture", "teacher")
+                                                      "gaussian-mixture", "teacher", "cifar5m")
     # after the built-ins, only the tensors other tests handed to genproof in this session (add_tensors)
     assert all(name.startswith("tensors-") for name in DATASETS.names()[len(NAMES):])
     listing = DATASETS.describe().splitlines()
     assert all(line.split()[0] == name for line, name in zip(listing, NAMES))
     assert all(DATASETS.get(name).num_classes == 10 for name in NAMES)
     assert SAMPLABLE == tuple(e.name for e in DATASETS if e.factory.procedural is not None)
+    assert POOLS == tuple(e.name for e in DATASETS if e.factory.pool) == ("fashion-mnist", "cifar5m")
+
+
+def test_only_a_fixed_data_set_is_a_pool():
+    from empirical.data.registry import Source
+
+    with pytest.raises(ValueError, match="only a fixed one is a pool"):
+        Source(10, DATASETS.get("teacher").read, DATASETS.get("teacher").procedural, pool=True)
 
 
 def test_a_registered_data_set_is_loaded_by_name(monkeypatch):

@@ -11,7 +11,7 @@ import scipy.stats
 import torch
 
 from empirical import worlds
-from empirical.data import cifar5m
+from empirical.data import DATASETS, POOLS, cifar5m, load, missing
 from empirical.data.files import DataNotFoundError
 from empirical.deep_bootstrap import BootstrapConfig, WorldRun, experiment, run
 from empirical.models import ModelConfig
@@ -115,8 +115,20 @@ def test_cifar5m_reads_the_authors_format(tmp_path):
 
 def test_cifar5m_missing_part_is_one_line(tmp_path):
     write_parts(tmp_path, parts=cifar5m.PARTS[:3] + cifar5m.PARTS[4:])
-    with pytest.raises(DataNotFoundError, match=r"lacks part3.npz; add it \(download"):
+    with pytest.raises(DataNotFoundError, match=r"lacks part3.npz; add it, or it is never downloaded"):
         cifar5m.arrays(tmp_path)
+
+
+def test_cifar5m_is_a_registered_pool(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENPROOF_DATA", raising=False)
+    assert POOLS == ("fashion-mnist", "cifar5m") and DATASETS.entry("cifar5m").origin == "genproof"
+    reason = missing("cifar5m", tmp_path / "nowhere")
+    assert "cifar5m: nothing in [" in reason and "--data-dir DIR" in reason and "GENPROOF_DATA" in reason
+    assert "\n" not in reason
+    write_parts(tmp_path / "cifar5m", n=4)
+    ds = load("cifar5m", data_dir=tmp_path)  # the registry reads it as it reads every file-backed set
+    assert (ds.n_train, ds.n_test, ds.num_classes, ds.input_shape) == (20, 4, 10, (3, 32, 32))
+    assert float(ds.x_train.max()) <= 1.0
 
 
 def test_formulas():
@@ -222,7 +234,7 @@ def test_augmented_real_world_is_measured_on_augmented_samples(tmp_path, fake_po
 @pytest.mark.parametrize("argv, message", [
     pytest.param(["--dataset", "fashion-mnist", "--n-train", "70000"], "pool holds 60000 images",
                  marks=pytest.mark.needs_data("fashion-mnist")),
-    pytest.param(["--dataset", "fashion-mnist", "--n-train", "1000", "--steps", "1000", "--batch-size", "128"],
+    pytest.param(["--dataset", "fashion-mnist", "--n-train", "1000", "--max-steps", "1000", "--batch-size", "128"],
                  "lower steps, batch_size or n_train", marks=pytest.mark.needs_data("fashion-mnist")),
     (["--models", "mlp:3"], "bad model 'mlp:3': write mlp:DEPTHxWIDTH"),
 ])

@@ -10,7 +10,7 @@ from empirical.data import load
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig
 from empirical.noisy import Procedure, RRMConfig, corruption, experiment, recorded_deviations, run
-from empirical.sss import ProbeConfig, SSLConfig
+from empirical.sss import SSL_TRAIN, ProbeConfig, SSLConfig
 from empirical.train import TrainConfig
 from genproof import bounds, rrm
 from genproof.claims import bansal2021
@@ -154,8 +154,8 @@ def test_interval_is_a_t_interval():
 
 SMALL = RRMConfig(
     DataConfig("digits", n_train=300, n_test=200),
-    (Procedure("sss", ModelConfig("mlp", width=64, depth=2, features=8), SSLConfig(steps=50, batch_size=64),
-               ProbeConfig(bits=4)),
+    (Procedure("sss", ModelConfig("mlp", width=64, depth=2, features=8),
+               SSLConfig(train=dataclasses.replace(SSL_TRAIN, max_steps=50, batch_size=64)), ProbeConfig(bits=4)),
      Procedure("e2e", ModelConfig("mlp", width=64, depth=2, features=8),
                train=TrainConfig(optimizer="adam", lr=1e-2, max_steps=600))),
     eta=0.2, seeds=(0, 1), sweep=(0.0, 0.2))

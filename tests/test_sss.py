@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -7,11 +8,11 @@ import torch.nn.functional as F
 
 from empirical.fit import DataConfig
 from empirical.models import ModelConfig, build, build_encoder
-from empirical.sss import (ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_probe, fit_sss,
+from empirical.sss import (SSL_TRAIN, ProbeConfig, RepresentationConfig, SSLConfig, SSSConfig, fit_probe, fit_sss,
                            learn_representation, nt_xent, predictions, quantize, view)
 
 TINY = RepresentationConfig(DataConfig("digits", n_train=200, n_test=100),
-                            ModelConfig("mlp", width=32, depth=2, features=8), SSLConfig(steps=20, batch_size=64))
+                            ModelConfig("mlp", width=32, depth=2, features=8), SSLConfig(train=replace(SSL_TRAIN, max_steps=20, batch_size=64)))
 
 
 def naive_nt_xent(z1, z2, t):
@@ -111,14 +112,18 @@ def test_ssl_config_refuses_bad_values_by_name():
     with pytest.raises(ValueError, match="method"):
         SSLConfig(method="byol")
     with pytest.raises(ValueError, match="batch_size"):
-        SSLConfig(batch_size=1)
+        SSLConfig(train=replace(SSL_TRAIN, batch_size=1))
+    with pytest.raises(ValueError, match="stop_at_fit=False and augment='none'"):
+        SSLConfig(train=replace(SSL_TRAIN, augment="crop"))
+    with pytest.raises(ValueError, match="temperature"):
+        SSLConfig(temperature=0.0)
     with pytest.raises(ValueError, match="scale"):
         SSLConfig(scale=1.5)
 
 
 @pytest.mark.parametrize("method", ["simclr", "autoencoder"])
 def test_representation_is_label_free_and_shared_by_clean_and_noisy_fits(tmp_path, method):
-    rep = RepresentationConfig(TINY.data, TINY.model, SSLConfig(method=method, steps=20, batch_size=64))
+    rep = RepresentationConfig(TINY.data, TINY.model, SSLConfig(method=method, train=TINY.ssl.train))
     clean = fit_sss(SSSConfig(rep, ProbeConfig(bits=4), "true", 0), tmp_path)
     noisy = fit_sss(SSSConfig(rep, ProbeConfig(bits=4), "labels:0.3", 0), tmp_path)
     assert clean.summary["representation_run"] == noisy.summary["representation_run"]
@@ -137,8 +142,8 @@ def test_simclr_features_beat_the_untrained_encoder(tmp_path):
     accurate on held-out digits than on the features of the same encoder at initialisation."""
     data = DataConfig("digits")
     model = ModelConfig("mlp", width=128, depth=2, features=16)
-    trained = fit_sss(SSSConfig(RepresentationConfig(data, model, SSLConfig(steps=500)), ProbeConfig()), tmp_path)
-    untrained = fit_sss(SSSConfig(RepresentationConfig(data, model, SSLConfig(steps=1, lr=1e-12)), ProbeConfig()),
+    trained = fit_sss(SSSConfig(RepresentationConfig(data, model, SSLConfig(train=replace(SSL_TRAIN, max_steps=500))), ProbeConfig()), tmp_path)
+    untrained = fit_sss(SSSConfig(RepresentationConfig(data, model, SSLConfig(train=replace(SSL_TRAIN, max_steps=1, lr=1e-12))), ProbeConfig()),
                         tmp_path)
     assert trained.summary["test_acc"] > untrained.summary["test_acc"]
 

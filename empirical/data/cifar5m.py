@@ -4,11 +4,14 @@
 A folder holds six files `part0.npz` .. `part5.npz`, each with `X`, uint8 (n, 32, 32, 3)
 (channels last), and `Y`, integer labels (n,). As the authors' loader does
 (preetum/deep-bootstrap-code, common/datasets/__init__.py, `load_cifar5m`): parts 0-4 are the
-training pool and the first 10,000 images of part 5 the test set. Never downloaded: pass the
-folder with `--data-dir DIR` or `$GENPROOF_DATA`. Any number of images per part loads (a tiny file
-written in the same format tests the reader).
+training pool and the first 10,000 images of part 5 the test set. Never downloaded: found in the
+search order of `empirical.data.files` (a root or its `cifar5m/` subfolder), so pass the folder with
+`--data-dir DIR` or `$GENPROOF_DATA`. Any number of images per part loads (a tiny file written in the
+same format tests the reader). Registered as the data set `cifar5m`, a pool (`empirical.data.POOLS`).
 
-Inputs have shape (3, 32, 32), pixels as uint8 (scaled to [0, 1] on use).
+Inputs have shape (3, 32, 32), pixels as uint8 (scaled to [0, 1] on use). The arrays are read fresh
+on every call, never cached here: the training pool alone is 15 GB, and its user
+(`empirical.worlds`) keeps the one copy it needs.
 """
 
 from __future__ import annotations
@@ -20,29 +23,30 @@ from pathlib import Path
 import numpy as np
 
 from empirical.data.dataset import Arrays
-from empirical.data.files import DataFormatError, DataNotFoundError, user_roots
+from empirical.data.files import DataFormatError, DataNotFoundError, Layout
 
 NUM_CLASSES = 10
 PARTS = tuple(f"part{i}.npz" for i in range(6))
 TRAIN_PARTS, TEST_PART = PARTS[:5], PARTS[5]
 N_TEST = 10_000  # the authors' `nte`
-HINT = ("download the six part{0..5}.npz files of github.com/preetum/cifar5m into one folder and pass it as "
-        "--data-dir DIR (or GENPROOF_DATA=DIR)")
+LAYOUT = Layout(
+    title="cifar5m",
+    folder="cifar5m",
+    required=PARTS,
+    hint="it is never downloaded: put the six part0.npz .. part5.npz of github.com/preetum/cifar5m (about 17 GB) "
+         "in one folder and pass data_dir=DIR (--data-dir DIR) or set GENPROOF_DATA to it",
+)
 
 
 def folder(data_dir: str | os.PathLike | None) -> Path:
-    """The folder holding the parts: `data_dir` or `$GENPROOF_DATA`, or their `cifar5m/` subfolder.
-    A folder with some parts but not all is a one-line error naming the first missing part."""
-    for root in user_roots(data_dir):
-        for directory in (root, root / "cifar5m"):
-            present = [p for p in PARTS if (directory / p).is_file()]
-            if len(present) == len(PARTS):
-                return directory
-            if present:
-                missing = next(p for p in PARTS if p not in present)
-                raise DataNotFoundError(f"cifar5m: {directory} lacks {missing}; add it ({HINT})")
-    looked = ", ".join(map(str, user_roots(data_dir))) or "no folder given"
-    raise DataNotFoundError(f"cifar5m: no part0.npz .. part5.npz found ({looked}); {HINT}")
+    """The folder holding the parts (`LAYOUT`, in the search order of `empirical.data.files`). None
+    found, or a folder with some parts but not all, is a one-line `DataNotFoundError` saying where
+    it looked or which part is missing, and what to do."""
+    directory = LAYOUT.locate(data_dir)
+    if directory is None:
+        looked = ", ".join(map(str, LAYOUT.candidate_dirs(data_dir)))
+        raise DataNotFoundError(f"cifar5m: nothing in [{looked}]; {LAYOUT.hint}")
+    return directory
 
 
 def read_part(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -59,8 +63,10 @@ def read_part(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y.astype(np.int64)
 
 
-def arrays(data_dir: str | os.PathLike | None) -> Arrays:
-    """Parts 0-4 as the training pool, the first `N_TEST` images of part 5 as the test set."""
+def arrays(data_dir: str | os.PathLike | None = None, download: bool = True) -> Arrays:
+    """Parts 0-4 as the training pool, the first `N_TEST` images of part 5 as the test set.
+    `download` is there for the registry's call (`empirical.data.registry`): there is nothing to
+    download, whatever it says."""
     directory = folder(data_dir)
     train = [read_part(directory / p) for p in TRAIN_PARTS]
     x_test, y_test = read_part(directory / TEST_PART)

@@ -4,7 +4,9 @@ fresh examples from a procedural one.
 Adding a data set: a module here that reads it (`NUM_CLASSES` and `arrays(data_dir, download) ->
 Arrays`, as `cifar10`) or generates it (a `Procedural`, as `synthetic`), then one `DATASETS.add`
 line below, with a one-line description (input shape, classes, split sizes, source), and a row in
-the table of `empirical/data/__init__.py`.
+the table of `empirical/data/__init__.py`. A fixed data set whose training split is large enough to
+stand for its distribution (nakkiran2021's Ideal World draws fresh samples from it) says so with
+`pool=True`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from empirical.data import cifar10, digits, fashion_mnist
+from empirical.data import cifar10, cifar5m, digits, fashion_mnist
 from empirical.data.dataset import Arrays, Dataset
 from empirical.data.files import DataNotFoundError
 from empirical.data.mnist_1d import MNIST1D
@@ -32,11 +34,18 @@ from empirical.registry import Registry
 class Source:
     """How a registered data set is read: `read(n_train, n_test, data_dir, download)` gives its raw
     train and test splits (a procedural one grows each split to at least the count asked, a fixed
-    one gives all it holds); `procedural` is the generator `sample` draws from (None: fixed)."""
+    one gives all it holds); `procedural` is the generator `sample` draws from (None: fixed);
+    `pool`: a fixed data set whose training split is a finite pool of fresh samples from its
+    distribution (`POOLS`, what the Deep Bootstrap's Ideal World may draw from, without replacement)."""
 
     num_classes: int
     read: Callable[..., Arrays]
     procedural: Procedural | None = None
+    pool: bool = False
+
+    def __post_init__(self):
+        if self.pool and self.procedural is not None:
+            raise ValueError("a procedural data set samples without end; only a fixed one is a pool")
 
 
 def _procedural(p: Procedural) -> Source:
@@ -45,9 +54,10 @@ def _procedural(p: Procedural) -> Source:
         *p.split("train", n_train), *p.split("test", n_test)), p)
 
 
-def _files(module) -> Source:
+def _files(module, pool: bool = False) -> Source:
     """A file-backed data set: `module.arrays(data_dir, download)` and `module.NUM_CLASSES`."""
-    return Source(module.NUM_CLASSES, lambda n_train, n_test, data_dir, download: module.arrays(data_dir, download))
+    return Source(module.NUM_CLASSES, lambda n_train, n_test, data_dir, download: module.arrays(data_dir, download),
+                  pool=pool)
 
 
 DATASETS = Registry("data set", group="genproof.datasets")  # other packages add data sets through entry points
@@ -55,17 +65,21 @@ DATASETS.add("digits", Source(digits.NUM_CLASSES, lambda *_: digits.arrays()),
              "(1, 8, 8), 10 classes, 1,437 / 360: scikit-learn's bundled 8x8 digits, fixed split")
 DATASETS.add("mnist1d", _procedural(MNIST1D),
              "(1, 40), 10 classes, 4,000 / 1,000, procedural: the mnist1d generator (Greydanus 2020)")
-DATASETS.add("fashion-mnist", _files(fashion_mnist),
-             "(1, 28, 28), 10 classes, 60,000 / 10,000: IDX files, local, Debian package or download")
+DATASETS.add("fashion-mnist", _files(fashion_mnist, pool=True),
+             "(1, 28, 28), 10 classes, 60,000 / 10,000, a pool: IDX files, local, Debian package or download")
 DATASETS.add("cifar10", _files(cifar10),
              "(3, 32, 32), 10 classes, 50,000 / 10,000: the official python batches, local or download")
 DATASETS.add("gaussian-mixture", _procedural(GAUSSIAN_MIXTURE),
              "(20,), 10 classes, 2,000 / 1,000, procedural: a fixed 10-class isotropic Gaussian mixture")
 DATASETS.add("teacher", _procedural(TEACHER),
              "(20,), 10 classes, 2,000 / 1,000, procedural: labels of a fixed random two-layer ReLU network")
+DATASETS.add("cifar5m", _files(cifar5m, pool=True),
+             "(3, 32, 32), 10 classes, about 5,000,000 / 10,000, a pool: CIFAR-5m's part0..part5.npz (Nakkiran et "
+             "al. 2021), local, never downloaded")
 
 NAMES = DATASETS.names()  # the built-in data sets
 SAMPLABLE = tuple(e.name for e in DATASETS if e.factory.procedural is not None)
+POOLS = tuple(e.name for e in DATASETS if e.factory.pool)
 
 
 def load(
@@ -85,8 +99,10 @@ def load(
     asked for more than it holds; a procedural one draws the extra examples from its distribution.
     The split itself never depends on `seed`.
 
-    `data_dir`, `download`: where the file-backed data sets (`fashion-mnist`, `cifar10`) are
-    looked for first, and whether to download them when absent (see `empirical.data.files`).
+    `data_dir`, `download`: where the file-backed data sets (`fashion-mnist`, `cifar10`, `cifar5m`)
+    are looked for first, and whether to download them when absent (see `empirical.data.files`;
+    `cifar5m` is never downloaded). `cifar5m` whole is 5 million images, about 61 GB as float32:
+    ask for an `n_train`.
     Missing data raises `DataNotFoundError`, a broken file `DataFormatError`.
     """
     source = DATASETS.get(name)
