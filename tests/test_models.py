@@ -115,7 +115,7 @@ try:
 except ValueError as err:
     print("error:", err)
 else:
-    print("built", sum(p.numel() for p in model.parameters()), float(model[1].weight.sum()))
+    print("built", sum(p.numel() for p in model.parameters()), float(model[1].weight.detach().sum()))
 '''
 
 
@@ -128,14 +128,14 @@ def test_a_factory_model_is_built_again_by_name_in_another_process(tmp_path):
 
     from empirical.models import add_factory, import_factory
 
-    (tmp_path / "labnet.py").write_text(FACTORY.replace("WIDTH", "16"))
+    (tmp_path / "rebuilt_net.py").write_text(FACTORY.replace("WIDTH", "16"))
     sys.path.insert(0, str(tmp_path))
     try:
-        name = add_factory(import_factory("labnet:small"), (64,), 10)
+        name = add_factory(import_factory("rebuilt_net:small"), (64,), 10)
     finally:
         sys.path.remove(str(tmp_path))
-        sys.modules.pop("labnet", None)
-    assert name.startswith("labnet:small@")
+        sys.modules.pop("rebuilt_net", None)
+    assert name.startswith("rebuilt_net:small@")
     here = build(ModelConfig(name), (64,), 10, seed=3)
     repo = Path(__file__).resolve().parents[1]
 
@@ -145,8 +145,8 @@ def test_a_factory_model_is_built_again_by_name_in_another_process(tmp_path):
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 
-    assert elsewhere() == f"built {count_parameters(here)} {float(here[1].weight.sum())}"
-    (tmp_path / "labnet.py").write_text(FACTORY.replace("WIDTH", "17"))
-    assert "labnet:small now builds another network" in elsewhere()
+    assert elsewhere() == f"built {count_parameters(here)} {float(here[1].weight.detach().sum())}"
+    (tmp_path / "rebuilt_net.py").write_text(FACTORY.replace("WIDTH", "17"))
+    assert "rebuilt_net:small now builds another network" in elsewhere()
     with pytest.raises(ValueError, match="defined inside a function of another process"):
         build(ModelConfig("tests.test_models:outer.<locals>.inner@0123abcd"), (64,), 10)

@@ -226,14 +226,14 @@ def test_a_study_of_your_architecture_fixes_it_and_varies_the_rest(tmp_path, mon
     sized = study.with_model(quick, "mlp:2x16")
     assert (sized.base.model.width, sized.base.model.depth) == (16, 2) and study.model_label(sized) == "mlp:2x16"
     assert [a for a, _ in sized.axes] == ["lr", "batch_size", "seed"] and study.model_label(quick) == "mlp"
-    (tmp_path / "labnet.py").write_text("from torch import nn\n\n\ndef small(input_shape, num_classes):\n"
+    (tmp_path / "study_labnet.py").write_text("from torch import nn\n\n\ndef small(input_shape, num_classes):\n"
                                         "    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), "
                                         "nn.ReLU(), nn.Linear(32, num_classes))\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     grid = _tiny_config().grid
-    grid = study.with_model(grid, "labnet:small")
-    assert grid.base.model.name.startswith("labnet:small@") and [a for a, _ in grid.axes] == ["lr", "seed"]
+    grid = study.with_model(grid, "study_labnet:small")
+    assert grid.base.model.name.startswith("study_labnet:small@") and [a for a, _ in grid.axes] == ["lr", "seed"]
     s = study.run(StudyConfig(grid, ("params", "dist-init", "spec-orig")), tmp_path / "runs", progress=False).summary
     assert s["networks"] == 4 and s["fitted"] > 0 and s["model"] == grid.base.model.name
     assert {p["n_params"] for p in s["points"]} == {64 * 32 + 32 + 2 * 32 + 32 * 10 + 10}
