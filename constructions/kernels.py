@@ -31,22 +31,11 @@ Feature maps used as preprocessing before a kernel (the paper's wavelet and rand
 preprocessing): `gabor_features` for images, `random_conv_features` for 1-D signals; and
 `random_fourier_features`, a finite feature map whose inner products approximate the RBF kernel.
 
-Size on this machine (2 CPU cores shared with other jobs, load about 3.4; 23 GiB RAM), measured
-with one BLAS thread (see below): `interpolate` on Fashion-MNIST (d = 784), RBF scale rule;
-seconds to build the Gram matrix, seconds for the Cholesky factorization and solve, peak resident
-memory of the process, and the test error on 2,000 test images:
-
-    n =  2,000:   K  0.1 s,  solve  0.2 s,  peak 0.4 GiB,  test error 0.174
-    n =  5,000:   K  0.9 s,  solve  1.3 s,  peak 0.6 GiB,  test error 0.141
-    n = 10,000:   K  4.0 s,  solve  8.5 s,  peak 1.2 GiB,  test error 0.132
-    n = 20,000:   K 19 s,    solve 87 s,    peak 3.6 GiB,  test error 0.121
-
-The Gram matrix takes 8 n^2 bytes and is factored in place; the solve grows as n^3. 20,000 runs
-in two minutes; memory would allow about 50,000 (20 GB), at about 25 minutes. Threads: the
-OpenBLAS shipped in the numpy 2.4 / scipy 1.17 wheels crashed (segmentation fault) in its
-multithreaded syrk (`X @ X.T`) and potrf (Cholesky) from about n = 17,000, and when the cores are
-shared its threads busy-wait (a 2,000 x 2,000 Cholesky took 2.8 s on two threads, 0.07 s on one):
-run large solves under `threadpoolctl.threadpool_limits(1, user_api="blas")`, as the claims do.
+Size: the Gram matrix takes 8 n^2 bytes and is factored in place; the solve grows as n^3 (measured
+sizes and times: benchmarks/RESULTS.md). Threads: the OpenBLAS shipped in the numpy 2.4 / scipy
+1.17 wheels crashed (segmentation fault) in its multithreaded syrk (`X @ X.T`) and potrf
+(Cholesky) from about n = 17,000, and when the cores are shared its threads busy-wait: run
+large solves under `threadpoolctl.threadpool_limits(1, user_api="blas")`, as the claims do.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ Measured effect (all 1,797 digits, random labels 0..9, seed 0; the notebook
 `notebooks/memorization_2n_plus_d.ipynb` recomputes it): max |w| 3.6e7 at the midpoint with one
 projection, 1.2e6 with `spacing="left"` and the best of 8; the float64 forward-pass error
 3.1e-5 against 2.2e-8; the O(n) condition bound 1.9e14 against 9.5e9. Defaults follow the proof
-(midpoint, one projection); the claims in `genproof/claims/memorization.py` use "left" and 8.
+(midpoint, one projection); the claims in `genproof/claims/zhang2017/memorization.py` use "left" and 8.
 
 Class labels (`build_classifier`): one output per class, sharing a and b, each fitted to the
 indicator of its class; d + n + k n parameters for k classes, counted honestly, not 2n + d.
