@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.new_parser("python -m genproof.coherence",
                             "m-coherence of per-example gradients along training on true against random labels "
                             "(chatterjee2020): one figure and a table per seed.")
-    cli.add_data_options(parser)
+    cli.add_data_options(parser, sizes="the tier preset's where it names the data set (quick: 2,000 / 1,000 on "
+                                       "fashion-mnist), else the whole split")
     cli.add_tier_option(parser)
     cli.add_seeds_option(parser, default=None)
     cli.add_out_option(parser)

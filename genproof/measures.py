@@ -23,7 +23,9 @@ The flatness measures (module functions `gaussian_scale`, `box_scale`):
   training cross-entropy (Madry et al. 2018): a lower estimate of it, so alpha' is over-estimated.
 
 Errors are 0-1 training errors, with the network in eval mode (dropout off, batch-norm running
-statistics); perturbations touch the parameters only.
+statistics); perturbations touch the parameters only. The training set is read in batches of
+`genproof.network.EVAL_BATCH` (the ascent's gradient of the mean loss summed over them), so the
+memory is one batch's, for any n.
 
 Adding a measure: a function `(net, seed) -> float` here (or in a module named after its concept)
 registered with `@genproof.quantities.measure(name, description, source=..., cost=..., needs=...)`;
@@ -41,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .network import Network, has_batch_norm
+from .network import EVAL_BATCH, Network, error, has_batch_norm
 from .quantities import MEASURES, Undefined, measure
 
 TARGET = 0.1  # Jiang et al. and Dziugaite et al.'s code: the training error may rise by at most 0.1
@@ -96,12 +98,6 @@ def _params(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach() for name, p in model.named_parameters()}
 
 
-@torch.no_grad()
-def error(model: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
-    """The 0-1 error on (x, y) of `model` (eval mode) with its parameters replaced by `params`."""
-    return (functional_call(model, params, (x,)).argmax(1) != y).double().mean().item()
-
-
 def gaussian_scale(net: Network, magnitude_eps: float | None = None, target: float = TARGET,
                    samples: int = 10, rel_tol: float = 0.01, seed: int = 0) -> float:
     """sigma' of PAC-Bayes flatness (module docstring): the largest sigma with
@@ -111,14 +107,14 @@ def gaussian_scale(net: Network, magnitude_eps: float | None = None, target: flo
         raise ValueError(f"samples must be a positive number of weight draws, got {samples}")
     model, x, y = net.model.eval(), net.data.x_train, net.data.y_train
     w = _params(model)
-    base = error(model, w, x, y)
+    base = error(model, x, y, w)
     g = torch.Generator().manual_seed(seed)
     draws = [{k: torch.randn(v.shape, generator=g, dtype=v.dtype) for k, v in w.items()} for _ in range(samples)]
 
     def deviation(sigma: float) -> float:
         scale = {k: sigma if magnitude_eps is None else torch.sqrt(sigma ** 2 * v ** 2 + magnitude_eps ** 2)
                  for k, v in w.items()}
-        return sum(error(model, {k: w[k] + scale[k] * z[k] for k in w}, x, y) for z in draws) / samples - base
+        return sum(error(model, x, y, {k: w[k] + scale[k] * z[k] for k in w}) for z in draws) / samples - base
 
     return largest_scale(deviation, target, rel_tol)
 
@@ -134,7 +130,7 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
         raise ValueError(f"steps must be a number of ascent steps >= 0 (0: the random start alone), got {steps}")
     model, x, y = net.model.eval(), net.data.x_train, net.data.y_train
     w = _params(model)
-    base = error(model, w, x, y)
+    base = error(model, x, y, w)
     g = torch.Generator().manual_seed(seed)
     start = {k: 2 * torch.rand(v.shape, generator=g, dtype=v.dtype) - 1 for k, v in w.items()}
 
@@ -143,15 +139,19 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
         u = {k: start[k] * r[k] for k in w}
         worst = 0.0
         for t in range(steps + 1):
-            u = {k: v.requires_grad_() for k, v in u.items()}
-            logits = functional_call(model, {k: w[k] + u[k] for k in w}, (x,))
-            worst = max(worst, (logits.argmax(1) != y).double().mean().item())
             if t == steps:
-                break
-            grads = torch.autograd.grad(F.cross_entropy(logits, y), list(u.values()))
+                return max(worst, error(model, x, y, {k: w[k] + u[k] for k in w})) - base
+            u = {k: v.requires_grad_() for k, v in u.items()}
+            wrong, grads = 0, [torch.zeros_like(v) for v in u.values()]
+            for i in range(0, len(y), EVAL_BATCH):  # the mean loss's gradient, one batch's graph at a time
+                xb, yb = x[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH]
+                logits = functional_call(model, {k: w[k] + u[k] for k in w}, (xb,))
+                wrong += int((logits.argmax(1) != yb).sum())
+                part = torch.autograd.grad(F.cross_entropy(logits, yb) * (len(yb) / len(y)), list(u.values()))
+                grads = [g + h for g, h in zip(grads, part)]
+            worst = max(worst, wrong / len(y))
             with torch.no_grad():
                 u = {k: torch.clamp(u[k] + 2.5 / steps * r[k] * gk.sign(), -r[k], r[k]) for k, gk in zip(u, grads)}
-        return worst - base
 
     return largest_scale(deviation, target, rel_tol)
 

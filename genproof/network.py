@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
@@ -246,11 +247,19 @@ def _same_architecture(model: nn.Module, init: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """The 0-1 error of `model` (eval mode) on (x, y), in batches of `EVAL_BATCH`."""
-    wrong = sum(int((model(x[i:i + EVAL_BATCH]).argmax(1) != y[i:i + EVAL_BATCH]).sum())
-                for i in range(0, len(y), EVAL_BATCH))
-    return wrong / len(y)
+def logits(model: nn.Module, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """`model(x)` in batches of `EVAL_BATCH` (the activations of one batch at a time, for any number
+    of inputs), with its parameters replaced by `params` where given (`torch.func.functional_call`).
+    The model is called in the mode it is in."""
+    def call(xb: torch.Tensor) -> torch.Tensor:
+        return model(xb) if params is None else functional_call(model, params, (xb,))
+
+    return torch.cat([call(x[i:i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+
+
+def error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> float:
+    """The 0-1 error of `model` (eval mode) on (x, y), in batches of `EVAL_BATCH` (`logits`)."""
+    return int((logits(model, x, params).argmax(1) != y).sum()) / len(y)
 
 
 def measure(model: nn.Module, data: Dataset) -> dict:

@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .network import Network
+from .network import logits as network_logits
 from .quantities import Bound, bound_family
 
 SUPPORTED = ("empirical.models' MLP, SmallCNN and ResNet18, or any module whose layers in registration order are a "
@@ -406,7 +407,7 @@ def path_norm(stages) -> float:
 @torch.no_grad()
 def margins(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """f(x)_y - max_{j != y} f(x)_j for every example (positive iff classified correctly)."""
-    logits = model.eval()(x).double()
+    logits = network_logits(model.eval(), x).double()
     true = logits.gather(1, y[:, None]).squeeze(1)
     others = logits.scatter(1, y[:, None], float("-inf")).max(1).values
     return true - others

@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     from empirical import cli
 
     parser = cli.new_parser("python -m genproof.rrm", __doc__.split("\n\n")[0])
-    cli.add_data_options(parser, dataset="mnist1d")
+    cli.add_data_options(parser, dataset="mnist1d", sizes="the tier's: at quick 10,000 / 2,000 on mnist1d, else the whole split")
     cli.add_tier_option(parser)
     cli.add_seeds_option(parser, default=None)
     parser.add_argument("--eta", type=cli.open_unit_interval, help="noise rate (default: the tier's, 0.2)")

@@ -142,6 +142,25 @@ def test_the_ascent_finds_perturbations_at_least_as_bad_as_its_random_start(net)
         box_scale(net, steps=-1)
 
 
+def test_the_searches_and_margins_in_batches_are_the_searches_in_one(net, monkeypatch):
+    """The perturbation searches and the margins read the training set in batches of `EVAL_BATCH`
+    (the memory of one batch, for any n): with batches of 32 (120 examples: 32, 32, 32, 24, so the
+    last batch's weight in the mean loss matters) they find what one batch finds."""
+    from genproof import measures, network
+    from genproof.norms import margins
+
+    def run():
+        return ([box_scale(net, eps, seed=0) for eps in (None, 1e-3)] + [gaussian_scale(net, seed=0)],
+                margins(net.model, net.data.x_train, net.data.y_train))
+
+    whole = run()
+    for module in (network, measures):
+        monkeypatch.setattr(module, "EVAL_BATCH", 32)
+    batched = run()
+    assert batched[0] == pytest.approx(whole[0], rel=1e-6)
+    assert torch.allclose(batched[1], whole[1], rtol=1e-6, atol=1e-6)
+
+
 def test_incoherence_is_one_minus_a_coherence(net):
     value = MEASURES.get("incoherence").value(net)
     assert 0 <= value <= 1

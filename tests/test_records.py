@@ -2,6 +2,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+import torch
 
 from empirical.records import Record, RecordError, cached_run, config_hash, default_root, versions, write_json, write_jsonl
 from empirical.train import TrainConfig
@@ -73,6 +74,7 @@ def test_cache_returns_the_first_result_and_force_recomputes(tmp_path):
     saved = json.loads((first.path / "config.json").read_text())
     assert saved["config"] == {"inner": {"a": 1}, "lr": 0.1, "where": None}
     assert saved["hash"] == config_hash(Cfg()) and {"torch", "numpy", "python", "commit"} <= set(saved["versions"])
+    assert saved["machine"]["torch_threads"] == torch.get_num_threads() and saved["machine"]["cpus"] >= 1
     forced = cached_run(tmp_path, "exp", Cfg(), compute, force=True)
     assert forced.summary == {"value": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", first.path.name]  # the old run is gone whole

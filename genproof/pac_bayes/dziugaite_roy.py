@@ -32,7 +32,7 @@ from empirical.batches import WithReplacement
 from empirical.probabilistic import gaussian_kl_diag
 from empirical.train import TrainConfig, train
 
-from ..network import Network, has_batch_norm
+from ..network import Network, has_batch_norm, logits
 from ..quantities import Bound, bound_family
 from .kl import kl_bound, sample_error_upper
 
@@ -116,15 +116,15 @@ def _unflatten(model: nn.Module, v: torch.Tensor) -> dict[str, torch.Tensor]:
 def _sampled_errors(model: nn.Module, mu: torch.Tensor, s: torch.Tensor | float, x, y, m: int,
                     generator: torch.Generator, x_test=None, y_test=None) -> tuple[float, float | None]:
     """Mean 0-1 error of m networks with weights mu + s * N(0, I) on (x, y) (and on the test set),
-    each evaluated on the whole set in one batch (a loop: `torch.func.vmap` over chunks of weight
-    samples was slower on the CPU; benchmarks/RESULTS.md)."""
+    each evaluated on the whole set (`network.logits`: in batches; a loop over samples, as
+    `torch.func.vmap` over chunks of weight samples was slower on the CPU; benchmarks/RESULTS.md)."""
     model = model.eval()
     train = test = 0.0
     for _ in range(m):
         params = _unflatten(model, mu + s * torch.randn(mu.shape, generator=generator))
-        train += (functional_call(model, params, (x,)).argmax(1) != y).float().mean().item()
+        train += (logits(model, x, params).argmax(1) != y).float().mean().item()
         if x_test is not None:
-            test += (functional_call(model, params, (x_test,)).argmax(1) != y_test).float().mean().item()
+            test += (logits(model, x_test, params).argmax(1) != y_test).float().mean().item()
     return train / m, (test / m if x_test is not None else None)
 
 
@@ -257,7 +257,7 @@ def pac_bayes_bound(net: Network, delta: float = 0.05, posterior: str = "optimiz
     emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, *test_set)
     emp_upper = sample_error_upper(emp, m, delta_samples)
     with torch.no_grad():
-        train_error = (net.model(x).argmax(1) != y).float().mean().item()
+        train_error = (logits(net.model, x).argmax(1) != y).float().mean().item()
     return PacBayesResult(
         bound=kl_bound(emp_upper, kl, n, grid_delta(j, delta_pb)), posterior=posterior, kl=kl, s=s_report,
         prior_var=lam, j=j,
