@@ -99,10 +99,13 @@ def _params(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def gaussian_scale(net: Network, magnitude_eps: float | None = None, target: float = TARGET,
-                   samples: int = 10, rel_tol: float = 0.01, seed: int = 0) -> float:
+                   samples: int = 10, rel_tol: float = 0.01, seed: int = 0, settle: bool = True) -> float:
     """sigma' of PAC-Bayes flatness (module docstring): the largest sigma with
     mean_k err(w + u_k) - err(w) <= `target`, u_k = sigma z_k (or sqrt(sigma^2 w^2 + eps^2) z_k with
-    `magnitude_eps`), z_1..z_samples standard normal draws from `seed`, reused at every sigma."""
+    `magnitude_eps`), z_1..z_samples standard normal draws from `seed`, reused at every sigma. The
+    search reads only whether the deviation exceeds `target`; with `settle`, a sigma stops drawing
+    once the partial sum settles that (errors are >= 0, and float sums of them never decrease): the
+    same sigma' in fewer passes (False: every draw at every sigma)."""
     if samples < 1:
         raise ValueError(f"samples must be a positive number of weight draws, got {samples}")
     model, x, y = net.model.eval(), net.data.x_train, net.data.y_train
@@ -114,18 +117,25 @@ def gaussian_scale(net: Network, magnitude_eps: float | None = None, target: flo
     def deviation(sigma: float) -> float:
         scale = {k: sigma if magnitude_eps is None else torch.sqrt(sigma ** 2 * v ** 2 + magnitude_eps ** 2)
                  for k, v in w.items()}
-        return sum(error(model, x, y, {k: w[k] + scale[k] * z[k] for k in w}) for z in draws) / samples - base
+        total = 0.0
+        for z in draws:
+            total += error(model, x, y, {k: w[k] + scale[k] * z[k] for k in w})
+            if settle and total / samples - base > target:  # the draws left add errors >= 0: the mean exceeds too
+                break
+        return total / samples - base
 
     return largest_scale(deviation, target, rel_tol)
 
 
 def box_scale(net: Network, magnitude_eps: float | None = None, target: float = TARGET, steps: int = 10,
-              rel_tol: float = 0.01, seed: int = 0) -> float:
+              rel_tol: float = 0.01, seed: int = 0, settle: bool = True) -> float:
     """alpha' of sharpness flatness (module docstring): the largest alpha with
     max_t err(w + u_t) - err(w) <= `target`, u_0 uniform in the box |u_i| <= r_i (r_i = alpha, or
     alpha (|w_i| + eps) with `magnitude_eps`) and u_{t+1} = clip(u_t + 2.5 r sign(grad CE(w + u_t)) /
     steps, -r, r), t < `steps` (0: the random start alone); the start is drawn from `seed`, the same at
-    every alpha."""
+    every alpha. With `settle`, an alpha stops its ascent at the first iterate whose error exceeds
+    the target (the maximum can only grow): the same alpha' in fewer passes (False: every step at
+    every alpha)."""
     if steps < 0:
         raise ValueError(f"steps must be a number of ascent steps >= 0 (0: the random start alone), got {steps}")
     model, x, y = net.model.eval(), net.data.x_train, net.data.y_train
@@ -150,6 +160,8 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
                 part = torch.autograd.grad(F.cross_entropy(logits, yb) * (len(yb) / len(y)), list(u.values()))
                 grads = [g + h for g, h in zip(grads, part)]
             worst = max(worst, wrong / len(y))
+            if settle and worst - base > target:  # the steps left can only raise the worst error
+                return worst - base
             with torch.no_grad():
                 u = {k: torch.clamp(u[k] + 2.5 / steps * r[k] * gk.sign(), -r[k], r[k]) for k, gk in zip(u, grads)}
 

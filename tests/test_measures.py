@@ -161,6 +161,14 @@ def test_the_searches_and_margins_in_batches_are_the_searches_in_one(net, monkey
     assert torch.allclose(batched[1], whole[1], rtol=1e-6, atol=1e-6)
 
 
+def test_a_settled_point_ends_early_and_finds_the_same_scale(net):
+    """The searches read only which side of the target each point's deviation falls on; stopping a
+    point's draws or ascent once that is settled finds exactly the scale the full evaluation finds."""
+    for eps in (None, 1e-3):
+        assert gaussian_scale(net, eps, seed=1) == gaussian_scale(net, eps, seed=1, settle=False)
+        assert box_scale(net, eps, seed=1) == box_scale(net, eps, seed=1, settle=False)
+
+
 def test_incoherence_is_one_minus_a_coherence(net):
     value = MEASURES.get("incoherence").value(net)
     assert 0 <= value <= 1
