@@ -113,6 +113,26 @@ def test_cifar5m_reads_the_authors_format(tmp_path):
         assert np.array_equal(a.x_train[0], z["X"][0].transpose(2, 0, 1))
 
 
+def test_cifar5m_pool_is_read_into_one_array(tmp_path):
+    """The pool is written part by part into one array sized from the parts' headers: reading peaks
+    at the pool and two parts (the parts and their concatenation: 11 parts for a pool of 5)."""
+    import tracemalloc
+
+    n = 2000
+    write_parts(tmp_path, n=n)
+    part = n * 3 * 32 * 32
+    tracemalloc.start()
+    try:
+        a = cifar5m.arrays(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert a.x_train.shape == (5 * n, 3, 32, 32) and a.x_train.flags.c_contiguous
+    assert peak < 5 * part + 3 * part, f"peak {peak / part:.1f} parts for a pool of 5"
+    with np.load(tmp_path / "part4.npz") as z:
+        assert np.array_equal(a.x_train[4 * n:], z["X"].transpose(0, 3, 1, 2))
+
+
 def test_cifar5m_missing_part_is_one_line(tmp_path):
     write_parts(tmp_path, parts=cifar5m.PARTS[:3] + cifar5m.PARTS[4:])
     with pytest.raises(DataNotFoundError, match=r"lacks part3.npz; add it, or it is never downloaded"):
