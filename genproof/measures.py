@@ -158,7 +158,7 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
                 logits = functional_call(model, {k: w[k] + u[k] for k in w}, (xb,))
                 wrong += int((logits.argmax(1) != yb).sum())
                 part = torch.autograd.grad(F.cross_entropy(logits, yb) * (len(yb) / len(y)), list(u.values()))
-                grads = [g + h for g, h in zip(grads, part)]
+                grads = [a + b for a, b in zip(grads, part)]
             worst = max(worst, wrong / len(y))
             if settle and worst - base > target:  # the steps left can only raise the worst error
                 return worst - base
