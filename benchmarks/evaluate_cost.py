@@ -9,7 +9,7 @@ does not fit leaves the perturbation searches nothing to find: they end undefine
 doublings). Then every default quantity of the bounds table and of the study is evaluated, one at
 a time, plus the opt-in ones named by `--opt-in` on the MLP. The unit: one eval-mode forward pass over the training and test inputs, timed first.
 Beside it, the norm family and the four norm measures with their shared computation (`Network.shared`,
-once per evaluation) against each computing its own (the way before); and, on the MLP, the four
+once per evaluation) against each computing its own (the way before); and, on both, the four
 flatness searches as they run (a point's draws or ascent stop once its side of the target is
 settled) against the full evaluation of every point (`settle=False`).
 
@@ -166,6 +166,7 @@ def main() -> None:
             net = Network(model, (cifar.x_train, cifar.y_train), (cifar.x_test, cifar.y_test), init=init, root=root)
             lines += costs(f"ResNet-18 (CIFAR variant) on {n_train:,} / {n_test:,} CIFAR-10 subset images, {steps} SGD "
                            f"steps (training error {train_error(model, cifar.x_train, cifar.y_train):.3g})", net, defaults)
+        lines += settling(net)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     head = (f"\n## Cost of genproof.evaluate on a user's network, {time.strftime('%Y-%m-%d')}, {device}, torch "
             f"{torch.__version__}, python {platform.python_version()}\n\n`python benchmarks/evaluate_cost.py "
