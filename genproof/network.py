@@ -258,8 +258,13 @@ def logits(model: nn.Module, x: torch.Tensor, params: dict[str, torch.Tensor] | 
 
 
 def error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> float:
-    """The 0-1 error of `model` (eval mode) on (x, y), in batches of `EVAL_BATCH` (`logits`)."""
-    return int((logits(model, x, params).argmax(1) != y).sum()) / len(y)
+    """The 0-1 error of `model` (eval mode) on (x, y), counted batch by batch (`EVAL_BATCH`), with its
+    parameters replaced by `params` where given."""
+    with torch.no_grad():
+        call = (lambda xb: model(xb)) if params is None else (lambda xb: functional_call(model, params, (xb,)))
+        wrong = sum(int((call(x[i:i + EVAL_BATCH]).argmax(1) != y[i:i + EVAL_BATCH]).sum())
+                    for i in range(0, len(y), EVAL_BATCH))
+    return wrong / len(y)
 
 
 def measure(model: nn.Module, data: Dataset) -> dict:
