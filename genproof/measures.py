@@ -133,8 +133,8 @@ def box_scale(net: Network, magnitude_eps: float | None = None, target: float = 
     max_t err(w + u_t) - err(w) <= `target`, u_0 uniform in the box |u_i| <= r_i (r_i = alpha, or
     alpha (|w_i| + eps) with `magnitude_eps`) and u_{t+1} = clip(u_t + 2.5 r sign(grad CE(w + u_t)) /
     steps, -r, r), t < `steps` (0: the random start alone); the start is drawn from `seed`, the same at
-    every alpha. With `settle`, an alpha stops its ascent at the first iterate whose error exceeds
-    the target (the maximum can only grow): the same alpha' in fewer passes (False: every step at
+    every alpha. With `settle`, an alpha stops its ascent at the first iterate whose rise over err(w)
+    exceeds the target (the maximum can only grow): the same alpha' in fewer passes (False: every step at
     every alpha)."""
     if steps < 0:
         raise ValueError(f"steps must be a number of ascent steps >= 0 (0: the random start alone), got {steps}")

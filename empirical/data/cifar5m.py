@@ -76,9 +76,12 @@ def images_in(path: Path) -> int:
         with zipfile.ZipFile(path) as archive, archive.open("X.npy") as f:
             version = np.lib.format.read_magic(f)
             header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            return header(f)[0][0]
+            shape, _, dtype = header(f)
     except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile) as exc:
         raise _bad(path, exc) from exc
+    if dtype != np.uint8 or len(shape) != 4 or shape[1:] != (32, 32, 3):
+        raise DataFormatError(f"{path}: expected X uint8 (n, 32, 32, 3), got X {dtype} {shape}; fetch it again")
+    return shape[0]
 
 
 def arrays(data_dir: str | os.PathLike | None = None, download: bool = True) -> Arrays:
@@ -95,4 +98,4 @@ def arrays(data_dir: str | os.PathLike | None = None, download: bool = True) -> 
         labels.append(read_part(directory / part, x_train[start:start + n])[1])
         start += n
     x_test, y_test = read_part(directory / TEST_PART)
-    return Arrays(x_train, np.concatenate(labels), x_test[:N_TEST], y_test[:N_TEST])
+    return Arrays(x_train, np.concatenate(labels), x_test[:N_TEST].copy(), y_test[:N_TEST].copy())  # not views of part 5
