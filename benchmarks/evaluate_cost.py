@@ -7,7 +7,8 @@ ResNet-18 (CIFAR variant) on 1,000 / 200 images of the CIFAR-10 subset (`--cifar
 torch loop, the ResNet-18 until it fits its training set or for `--resnet-steps` (a network that
 does not fit leaves the perturbation searches nothing to find: they end undefined, at their cap of
 doublings). Then every default quantity of the bounds table and of the study is evaluated, one at
-a time, plus the opt-in ones named by `--opt-in` on the MLP. The unit: one eval-mode forward pass over the training and test inputs, timed first.
+a time, plus the opt-in ones named by `--opt-in` on the MLP. The unit: one eval-mode forward pass
+over the training and test inputs, timed first.
 Beside it, the norm family and the four norm measures with their shared computation (`Network.shared`,
 once per evaluation) against each computing its own (the way before); and, on both, the four
 flatness searches as they run (a point's draws or ascent stop once its side of the target is
@@ -38,6 +39,7 @@ from empirical.models import ModelConfig, build
 from empirical.train import TrainConfig
 from genproof import Network, Recipe, evaluate
 from genproof.catalog import ordered
+from genproof.network import error
 from genproof.measures import MAGNITUDE_EPS, box_scale, gaussian_scale
 from genproof.quantities import Undefined
 from results import publish  # benchmarks/results.py, beside this script
@@ -53,12 +55,6 @@ def resnet18(input_shape, num_classes):
     return build(ModelConfig("resnet18"), input_shape, num_classes)
 
 
-def train_error(model, x, y) -> float:
-    model.eval()
-    with torch.no_grad():
-        return float(torch.cat([model(x[i:i + 256]).argmax(1) for i in range(0, len(x), 256)]).ne(y).float().mean())
-
-
 def trained(factory, x, y, steps: int, until_fit: bool = False):
     """`factory`'s network trained by plain SGD for `steps` steps of 128 examples (with `until_fit`,
     at most that many: it stops at the first check, every 10 steps, that finds no training error),
@@ -69,7 +65,7 @@ def trained(factory, x, y, steps: int, until_fit: bool = False):
     model.load_state_dict(init.state_dict())
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     step = 0
-    while step < steps and not (until_fit and step % 10 == 0 and step and train_error(model, x, y) == 0):
+    while step < steps and not (until_fit and step % 10 == 0 and step and error(model.eval(), x, y) == 0):
         model.train()
         idx = torch.randint(len(y), (128,), generator=torch.Generator().manual_seed(step))
         opt.zero_grad()
@@ -170,7 +166,7 @@ def main() -> None:
             model, init, steps = trained(resnet18, cifar.x_train, cifar.y_train, args.resnet_steps, until_fit=True)
             net = Network(model, (cifar.x_train, cifar.y_train), (cifar.x_test, cifar.y_test), init=init, root=root)
             lines += costs(f"ResNet-18 (CIFAR variant) on {n_train:,} / {n_test:,} CIFAR-10 subset images, {steps} SGD "
-                           f"steps (training error {train_error(model, cifar.x_train, cifar.y_train):.3g})", net, defaults)
+                           f"steps (training error {error(model, cifar.x_train, cifar.y_train):.3g})", net, defaults)
             lines += settling(net)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     head = (f"\n## Cost of genproof.evaluate on a user's network, {time.strftime('%Y-%m-%d')}, {device}, torch "

@@ -246,24 +246,26 @@ def _same_architecture(model: nn.Module, init: nn.Module) -> nn.Module:
     return init.cpu().eval()
 
 
-@torch.no_grad()
-def logits(model: nn.Module, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-    """`model(x)` in batches of `EVAL_BATCH` (the activations of one batch at a time, for any number
-    of inputs), with its parameters replaced by `params` where given (`torch.func.functional_call`).
-    The model is called in the mode it is in."""
-    def call(xb: torch.Tensor) -> torch.Tensor:
-        return model(xb) if params is None else functional_call(model, params, (xb,))
+def _batch_logits(model: nn.Module, x: torch.Tensor, params: dict[str, torch.Tensor] | None):
+    """`model` on each batch of `EVAL_BATCH` inputs of x in turn, without gradients."""
+    with torch.no_grad():
+        for i in range(0, len(x), EVAL_BATCH):
+            xb = x[i:i + EVAL_BATCH]
+            yield model(xb) if params is None else functional_call(model, params, (xb,))
 
-    return torch.cat([call(x[i:i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+
+def logits(model: nn.Module, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """`model(x)` without gradients, in batches of `EVAL_BATCH` (the activations of one batch at a
+    time, for any number of inputs), with its parameters replaced by `params` where given
+    (`torch.func.functional_call`). The model is called in the mode it is in."""
+    return torch.cat(list(_batch_logits(model, x, params)))
 
 
 def error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> float:
     """The 0-1 error of `model` (eval mode) on (x, y), counted batch by batch (`EVAL_BATCH`), with its
     parameters replaced by `params` where given."""
-    with torch.no_grad():
-        call = (lambda xb: model(xb)) if params is None else (lambda xb: functional_call(model, params, (xb,)))
-        wrong = sum(int((call(x[i:i + EVAL_BATCH]).argmax(1) != y[i:i + EVAL_BATCH]).sum())
-                    for i in range(0, len(y), EVAL_BATCH))
+    wrong = sum(int((out.argmax(1) != y[i * EVAL_BATCH:(i + 1) * EVAL_BATCH]).sum())
+                for i, out in enumerate(_batch_logits(model, x, params)))
     return wrong / len(y)
 
 

@@ -256,8 +256,7 @@ def pac_bayes_bound(net: Network, delta: float = 0.05, posterior: str = "optimiz
     test_set = (net.data.x_test, net.data.y_test) if net.data.n_test else (None, None)
     emp, test = _sampled_errors(net.model, mu, noise, x, y, m, generator, *test_set)
     emp_upper = sample_error_upper(emp, m, delta_samples)
-    with torch.no_grad():
-        train_error = (logits(net.model, x).argmax(1) != y).float().mean().item()
+    train_error = (logits(net.model, x).argmax(1) != y).float().mean().item()
     return PacBayesResult(
         bound=kl_bound(emp_upper, kl, n, grid_delta(j, delta_pb)), posterior=posterior, kl=kl, s=s_report,
         prior_var=lam, j=j,
